@@ -1,0 +1,7 @@
+"""``python -m srinspect``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

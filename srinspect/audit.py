@@ -1,0 +1,147 @@
+"""Auditing capture files: the loop from a source through the inspector into a report.
+
+This is an I/O edge (it opens files); the judgement is all in the Inspector. A file that
+cannot be read further keeps what was audited before the damage: its status says where
+reading stopped, and the other files are still audited.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .errors import CaptureFormatError
+from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from .inspector import Inspector, InspectorBug, PacketResult
+from .keys import Keyring
+from .linklayer import LINKTYPE_NAMES
+from .rules import Profile, Severity
+from .sources import open_capture
+
+STATUS_OK = "ok"
+STATUS_STOPPED = "stopped"  # read up to a damaged or cut record, audited what came before
+STATUS_UNREADABLE = "unreadable"  # not a capture at all, or cannot be opened
+
+
+@dataclass(slots=True)
+class FileReport:
+    """Per-file totals and how reading ended."""
+
+    file: str
+    packets: int = 0
+    srh_packets: int = 0
+    findings: int = 0
+    status: str = STATUS_OK
+    error: str | None = None
+    stopped_at: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "packets": self.packets, "srh_packets": self.srh_packets,
+                "findings": self.findings, "status": self.status, "error": self.error,
+                "stopped_at": self.stopped_at, "notes": self.notes}
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """Everything an audit produced; the sinks render it."""
+
+    profile: Profile
+    files: list[FileReport] = field(default_factory=list)
+    findings: list[tuple[str, Finding]] = field(default_factory=list)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_severity: Counter[str] = field(default_factory=Counter)
+    hmac: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def packets(self) -> int:
+        return sum(f.packets for f in self.files)
+
+    @property
+    def srh_packets(self) -> int:
+        return sum(f.srh_packets for f in self.files)
+
+    @property
+    def worst(self) -> Severity | None:
+        present = [s for s in Severity if self.by_severity.get(s.label)]
+        return max(present) if present else None
+
+    @property
+    def input_problem(self) -> bool:
+        return any(f.status != STATUS_OK for f in self.files)
+
+    def summary_dict(self) -> dict[str, object]:
+        return {
+            "files": len(self.files),
+            "packets": self.packets,
+            "srh_packets": self.srh_packets,
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "by_severity": {s.label: self.by_severity.get(s.label, 0) for s in
+                            sorted(Severity, reverse=True)},
+            "hmac": {"verified": self.hmac.get(HMAC_VERIFIED, 0),
+                     "mismatch": self.hmac.get(HMAC_MISMATCH, 0),
+                     "unknown_key": self.hmac.get(HMAC_UNKNOWN_KEY, 0)},
+        }
+
+
+PacketHook = Callable[[str, PacketResult], None]
+
+
+class Auditor:
+    """Runs files through one Inspector and accumulates an AuditReport."""
+
+    def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None,
+                 on_packet: PacketHook | None = None) -> None:
+        self.inspector = Inspector(profile, keyring)
+        self.report = AuditReport(profile)
+        self.on_packet = on_packet
+
+    def audit_files(self, paths: Iterable[str]) -> AuditReport:
+        for path in paths:
+            self.audit_file(path)
+        return self.report
+
+    def audit_file(self, path: str) -> FileReport:
+        name = "<stdin>" if path == "-" else str(path)
+        fr = FileReport(name)
+        self.report.files.append(fr)
+        insp = self.inspector
+        insp.unsupported_linktypes.clear()
+        try:
+            with open_capture(path) as reader:
+                for frame in reader:
+                    fr.packets += 1
+                    try:
+                        result = insp.feed(frame)
+                    except InspectorBug as bug:
+                        fr.notes.append(str(bug))
+                        continue
+                    if result is not None:
+                        self._record(fr, result)
+        except CaptureFormatError as exc:
+            fr.status = STATUS_STOPPED if fr.packets else STATUS_UNREADABLE
+            fr.error = exc.message
+            fr.stopped_at = exc.offset
+        except OSError as exc:
+            fr.status = STATUS_UNREADABLE
+            fr.error = f"cannot read: {exc.strerror or exc}"
+        for linktype, count in sorted(insp.unsupported_linktypes.items()):
+            lname = LINKTYPE_NAMES.get(linktype, "unknown")
+            fr.notes.append(f"link type {linktype} ({lname}) is not supported: {count} frames "
+                            "skipped")
+        return fr
+
+    def _record(self, fr: FileReport, result: PacketResult) -> None:
+        if result.has_srh:
+            fr.srh_packets += 1
+        rep = self.report
+        for check in result.hmacs:
+            rep.hmac[check.status] += 1
+        for finding in result.findings:
+            fr.findings += 1
+            rep.findings.append((fr.file, finding))
+            rep.by_rule[finding.rule] += 1
+            rep.by_severity[finding.severity.label] += 1
+        if self.on_packet is not None:
+            self.on_packet(fr.file, result)

@@ -1,0 +1,205 @@
+"""Command-line interface. Exit codes (documented in the README):
+
+0  success, no finding of error severity
+1  findings of error severity (audit), or a conformance MUST failed
+2  usage error, unreadable or damaged input, bad key, setup error
+130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import __version__
+from .audit import Auditor, AuditReport
+from .dissect import packet_dict, packet_tree, render_tree
+from .errors import KeyFileError
+from .inspector import PacketResult
+from .keys import Keyring, build_keyring
+from .rules import RULES, Profile, Severity
+from .sinks.audit_json import render_json, render_jsonl
+from .sinks.audit_text import render_text
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _profile(text: str) -> Profile:
+    try:
+        return Profile(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("profile must be draft-04 or rfc8754") from None
+
+
+def add_profile_and_keys(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", type=_profile, default=Profile.DRAFT04,
+                   help="specification to check against: draft-04 (default, what Linux "
+                        "implements) or rfc8754")
+    p.add_argument("--key", action="append", default=[], metavar="ID:ALGO:SECRET",
+                   help="HMAC key for key id ID, algo sha1 or sha256; SECRET may be "
+                        "hex:0011... for binary keys (repeatable; never printed)")
+    p.add_argument("--keys", action="append", default=[], metavar="FILE",
+                   help="TOML key file of [[key]] tables with id, algo, secret (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="srinspect",
+        description="Inspect and audit IPv6 Segment Routing (SRv6) traffic against "
+                    "draft-ietf-6man-segment-routing-header-04 and RFC 8754.",
+        epilog="Exit codes: 0 ok, 1 error-severity findings, 2 usage/input error, "
+               "130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"srinspect {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    audit = sub.add_parser(
+        "audit", help="check every SRH in capture files against the rules",
+        description="Decode every Segment Routing Header in the captures (pcap, pcapng, "
+                    "gzip-compressed, or - for stdin) and check it against the packet rules "
+                    "(see `srinspect rules`).")
+    audit.add_argument("pcaps", nargs="+", metavar="PCAP")
+    add_profile_and_keys(audit)
+    audit.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    audit.add_argument("-o", "--output", metavar="FILE", help="write the report here "
+                       "instead of stdout")
+    audit.set_defaults(func=cmd_audit)
+
+    dec = sub.add_parser(
+        "decode", help="show each SRH packet as a detail tree (or JSON lines)",
+        description="Wireshark-style detail of every SRv6 packet: every SRH field, flag "
+                    "names, each TLV, HMAC status, and findings under the field they concern.")
+    dec.add_argument("pcap", metavar="PCAP")
+    dec.add_argument("--frame", type=int, metavar="N", help="only frame N (1-based)")
+    dec.add_argument("--format", choices=("text", "jsonl"), default="text")
+    add_profile_and_keys(dec)
+    dec.set_defaults(func=cmd_decode)
+
+    rules = sub.add_parser("rules", help="list the packet rules (IDs are a stable contract)")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.set_defaults(func=cmd_rules)
+    _register_extensions(sub)
+    return parser
+
+
+def _register_extensions(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Subcommands that live in other modules register themselves here."""
+    for module in ("srinspect.cli_flows", "srinspect.cli_monitor", "conformance.cli",
+                   "srinspect.lab.cli"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        mod.register(sub)
+
+
+def load_keys(args: argparse.Namespace) -> Keyring:
+    ring = build_keyring(args.key, args.keys)
+    for warning in ring.warnings:
+        print(f"srinspect: warning: {warning}", file=sys.stderr)
+    return ring
+
+
+def _open_out(path: str | None) -> TextIO:
+    return open(path, "w", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
+
+
+def exit_code(report: AuditReport) -> int:
+    if report.input_problem:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if report.worst is Severity.ERROR else EXIT_OK
+
+
+def _warn_files(report: AuditReport) -> None:
+    for fr in report.files:
+        if fr.error:
+            where = f" at byte {fr.stopped_at}" if fr.stopped_at is not None else ""
+            extra = f"; {fr.packets} frames before it were audited" if fr.packets else ""
+            print(f"srinspect: {fr.file}: {fr.error}{where}{extra}", file=sys.stderr)
+        for note in fr.notes:
+            print(f"srinspect: {fr.file}: {note}", file=sys.stderr)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    keyring = load_keys(args)
+    report = Auditor(args.profile, keyring).audit_files(args.pcaps)
+    renderer = {"text": render_text, "json": render_json, "jsonl": render_jsonl}[args.format]
+    out = _open_out(args.output)
+    try:
+        out.write(renderer(report))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    _warn_files(report)
+    return exit_code(report)
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    keyring = load_keys(args)
+    shown = 0
+
+    def show(file: str, result: PacketResult) -> None:
+        nonlocal shown
+        if args.frame is not None and result.frame.number != args.frame:
+            return
+        shown += 1
+        if args.format == "jsonl":
+            sys.stdout.write(json.dumps(packet_dict(result, file, args.profile)) + "\n")
+        else:
+            sys.stdout.write(render_tree(packet_tree(result, args.profile)) + "\n\n")
+
+    report = Auditor(args.profile, keyring, on_packet=show).audit_files([args.pcap])
+    _warn_files(report)
+    if args.frame is not None and not shown:
+        print(f"srinspect: frame {args.frame} is not an SRv6 packet in {args.pcap} "
+              f"({report.packets} frames read)", file=sys.stderr)
+    if report.input_problem:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if report.worst is Severity.ERROR else EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        data = [{"id": r.id, "severity": r.severity.label,
+                 "profiles": sorted(str(p) for p in r.profiles),
+                 "refs": {str(k): v for k, v in r.refs.items()}, "summary": r.summary}
+                for r in RULES.values()]
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"{'ID':<26} {'SEVERITY':<8} {'PROFILES':<17} {'REFERENCE':<34} EXPLANATION")
+    for r in RULES.values():
+        profiles = ",".join(sorted(str(p) for p in r.profiles))
+        refs = " | ".join(r.refs.values()) if len(set(r.refs.values())) > 1 else r.ref(
+            Profile.DRAFT04)
+        print(f"{r.id:<26} {r.severity.label:<8} {profiles:<17} {refs:<34} {r.summary}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except KeyFileError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("srinspect: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()  # reader went away (| head): not an error worth a traceback
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""What the validator hands out: findings and HMAC verification results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .rules import Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule that fired on one frame, carrying everything a sink needs (no re-parsing).
+
+    ``offset``/``length`` locate the bytes at fault from the start of the frame (for the hex
+    view); ``field`` names the decoded field they belong to (for the detail tree), e.g.
+    ``segments_left``, ``segments[1]`` or ``tlvs[0]``; ``srh`` is the offset of the SRH.
+    """
+
+    rule: str
+    severity: Severity
+    frame: int
+    offset: int
+    length: int
+    message: str
+    ref: str
+    field: str = ""
+    srh: int = -1
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["severity"] = self.severity.label
+        return data
+
+
+HMAC_VERIFIED = "verified"
+HMAC_MISMATCH = "mismatch"
+HMAC_UNKNOWN_KEY = "unknown-key"
+HMAC_MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class HmacCheck:
+    """The outcome of one HMAC TLV: verified, mismatch, unknown-key or malformed."""
+
+    srh: int
+    tlv_offset: int
+    key_id: int
+    status: str

@@ -1,0 +1,211 @@
+"""IPv6 fixed header and extension-header chain, down to every SRH and the inner packet.
+
+The chain is a list in wire order with absolute offsets (never a dict keyed by header type,
+which loses duplicates; never re-sliced buffers, which lose offsets). Dispatch is on
+(Next Header, Routing Type), so a routing header is only read as an SRH when its type is 4.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from .srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh, pull_srh, pull_tlvs
+
+IPV6_FIXED = struct.Struct("!IHBB16s16s")
+IPV4_FIXED = struct.Struct("!BBHHHBBH4s4s")
+PORTS = struct.Struct("!HH")
+
+NH_HOP_BY_HOP = 0
+NH_IPV4 = 4
+NH_TCP = 6
+NH_UDP = 17
+NH_IPV6 = 41
+NH_ROUTING = ROUTING_HEADER
+NH_FRAGMENT = 44
+NH_AH = 51
+NH_ICMPV6 = 58
+NH_NONE = 59
+NH_DEST_OPTS = 60
+NH_SCTP = 132
+# Headers laid out as (next header, hdr ext len in 8-octet units after the first 8 octets).
+GENERIC_EXT = frozenset({NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, 135, 139, 140})
+PORT_PROTOCOLS = frozenset({NH_TCP, NH_UDP, NH_SCTP, 136})
+EXT_NAMES = {NH_HOP_BY_HOP: "Hop-by-Hop Options", NH_ROUTING: "Routing", NH_FRAGMENT: "Fragment",
+             NH_AH: "Authentication Header", NH_DEST_OPTS: "Destination Options",
+             135: "Mobility", 139: "HIP", 140: "Shim6"}
+MAX_CHAIN = 32  # more extension headers than this in one packet is an attack, not traffic
+MAX_NESTING = 4  # IPv6-in-IPv6 depth followed for inner packets
+
+
+@dataclass(slots=True)
+class ExtHeader:
+    """One extension header: ``kind`` is the Next Header value that announced it."""
+
+    kind: int
+    offset: int
+    length: int
+    routing_type: int | None = None
+
+    @property
+    def name(self) -> str:
+        return EXT_NAMES.get(self.kind, f"header {self.kind}")
+
+
+@dataclass(slots=True)
+class Ipv6:
+    """An IPv6 header and its extension chain; offsets absolute in the frame.
+
+    ``limit`` is where this packet's usable bytes end: the payload length or the captured
+    bytes, whichever comes first. ``upper`` is the protocol after the chain, or -1 when the
+    chain could not be walked to its end (truncated or too long).
+    """
+
+    offset: int
+    src: bytes
+    dst: bytes
+    payload_length: int
+    hop_limit: int
+    next_header: int
+    traffic_class: int
+    flow_label: int
+    captured_end: int
+    chain: list[ExtHeader] = field(default_factory=list)
+    srhs: list[Srh] = field(default_factory=list)
+    upper: int = -1
+    upper_offset: int = -1
+
+    version = 6
+
+    @property
+    def payload_end(self) -> int:
+        """End of the payload per Payload Length (0 = jumbogram: use the captured bytes)."""
+        if self.payload_length == 0:
+            return self.captured_end
+        return self.offset + 40 + self.payload_length
+
+    @property
+    def limit(self) -> int:
+        return min(self.captured_end, self.payload_end)
+
+
+@dataclass(slots=True)
+class Ipv4:
+    """The few IPv4 fields srinspect needs (inner packets of IPv4-in-SRv6 encapsulation)."""
+
+    offset: int
+    src: bytes
+    dst: bytes
+    protocol: int
+    ttl: int
+    upper_offset: int
+    limit: int
+
+    version = 4
+
+
+def pull_ipv6(buf: bytes, offset: int, captured_end: int, *, pad1: bool) -> Ipv6 | None:
+    """Decode the IPv6 header at ``offset`` and walk its chain; None if it is not IPv6.
+
+    ``pad1`` selects the RFC 8754 TLV layout for SRHs in the chain.
+    """
+    if offset + 40 > captured_end:
+        return None
+    vtf, plen, nh, hlim, src, dst = IPV6_FIXED.unpack_from(buf, offset)
+    if vtf >> 28 != 6:
+        return None
+    ip = Ipv6(offset, src, dst, plen, hlim, nh, (vtf >> 20) & 0xFF, vtf & 0xFFFFF, captured_end)
+    _walk_chain(buf, ip, pad1)
+    return ip
+
+
+def _walk_chain(buf: bytes, ip: Ipv6, pad1: bool) -> None:
+    """Fill ``ip.chain`` and ``ip.srhs``; stop where the bytes or the count run out."""
+    nh = ip.next_header
+    pos = ip.offset + 40
+    limit = ip.limit
+    for _ in range(MAX_CHAIN):
+        if nh in GENERIC_EXT:
+            if pos + 2 > limit:
+                return
+            length = (buf[pos + 1] + 1) * 8
+            rtype = buf[pos + 2] if nh == NH_ROUTING and pos + 3 <= limit else None
+            ip.chain.append(ExtHeader(nh, pos, length, rtype))
+            if nh == NH_ROUTING and rtype == ROUTING_TYPE_SRH and pos + 8 <= limit:
+                srh = pull_srh(buf, pos, limit)
+                start, end = srh.list_end, min(srh.end, limit)
+                if start < end:
+                    srh.tlvs = pull_tlvs(buf, start, end, pad1=pad1)
+                ip.srhs.append(srh)
+            elif nh == NH_ROUTING and rtype == ROUTING_TYPE_SRH:
+                ip.srhs.append(pull_srh_partial(buf, pos, limit))
+        elif nh == NH_FRAGMENT:
+            length = 8
+            ip.chain.append(ExtHeader(nh, pos, length))
+            if pos + 8 > limit:
+                return
+        elif nh == NH_AH:
+            if pos + 2 > limit:
+                return
+            length = (buf[pos + 1] + 2) * 4
+            ip.chain.append(ExtHeader(nh, pos, length))
+        else:
+            ip.upper, ip.upper_offset = nh, pos
+            return
+        if pos + length > limit:
+            return
+        nh = buf[pos]
+        pos += length
+        if ip.chain[-1].kind == NH_FRAGMENT and _is_later_fragment(buf, ip.chain[-1].offset):
+            ip.upper, ip.upper_offset = NH_NONE, pos  # no headers to read in a non-first fragment
+            return
+
+
+def _is_later_fragment(buf: bytes, offset: int) -> bool:
+    return (struct.unpack_from("!H", buf, offset + 2)[0] >> 3) != 0
+
+
+def pull_srh_partial(buf: bytes, offset: int, limit: int) -> Srh:
+    """An SRH of which fewer than 8 bytes are there: every field the bytes hold, the rest 0.
+
+    Lets the validator report ``srh.truncated`` at the right offset instead of losing it.
+    """
+    fixed = bytes(buf[offset:limit]).ljust(8, b"\x00")
+    srh = pull_srh(fixed, 0, 8)
+    srh.offset, srh.limit, srh.segments = offset, limit, []
+    return srh
+
+
+def pull_ipv4(buf: bytes, offset: int, captured_end: int) -> Ipv4 | None:
+    if offset + 20 > captured_end:
+        return None
+    vihl, _tos, total, _id, _frag, ttl, proto, _csum, src, dst = IPV4_FIXED.unpack_from(
+        buf, offset)
+    if vihl >> 4 != 4:
+        return None
+    ihl = (vihl & 0x0F) * 4
+    limit = min(captured_end, offset + total) if total else captured_end
+    return Ipv4(offset, src, dst, proto, ttl, offset + max(ihl, 20), limit)
+
+
+def pull_inner(buf: bytes, outer: Ipv6, *, pad1: bool) -> Ipv6 | Ipv4 | None:
+    """The packet behind Next Header 41 or 4 (SRv6 encap mode), if the bytes hold one."""
+    if outer.upper == NH_IPV6:
+        return pull_ipv6(buf, outer.upper_offset, outer.limit, pad1=pad1)
+    if outer.upper == NH_IPV4:
+        return pull_ipv4(buf, outer.upper_offset, outer.limit)
+    return None
+
+
+def transport_ports(buf: bytes, ip: Ipv6 | Ipv4) -> tuple[int, int, int]:
+    """(protocol, source port, destination port); ports are 0 where the protocol has none."""
+    if isinstance(ip, Ipv6):
+        proto, off, limit = ip.upper, ip.upper_offset, ip.limit
+    else:
+        proto, off, limit = ip.protocol, ip.upper_offset, ip.limit
+    if proto in PORT_PROTOCOLS and off >= 0 and off + 4 <= limit:
+        sport, dport = PORTS.unpack_from(buf, off)
+        return proto, sport, dport
+    if proto in (NH_ICMPV6, 1) and off >= 0 and off + 2 <= limit:
+        return proto, buf[off], buf[off + 1]  # ICMP type and code stand in for ports
+    return proto, 0, 0
