@@ -141,6 +141,17 @@ RFC8754: list[Case] = [
     ("srh.hmac.mismatch", "draft-04 HMAC checked as RFC 8754", lambda: pkt(SrhSpec(
         SEGS, 1, tlvs=with_hmac(base(), SRC, KEY_SHA256).tlvs))),
     ("srh.tlv.unknown", "TLV type 0x81", lambda: pkt(base(tlvs=(tlv(0x81, bytes(6)),)))),
+    # The rules both profiles share, so every rule of the profile has a sample here too.
+    ("srh.truncated", "Payload Length ends inside the SRH", truncated_by_payload_length),
+    ("capture.snaplen", "snaplen cut inside the SRH (orig_len > captured)", snaplen_cut),
+    ("srh.hdrlen.short", "Last Entry 2 but Hdr Ext Len 2 (24 bytes)", hdrlen_short),
+    ("srh.da.mismatch", "DA is not Segment List[SL]",
+     lambda: pkt(base(), dst="2001:db8:9::1")),
+    ("srh.hmac.unknown-key", "HMAC key id 99, no key configured", lambda: pkt(with_hmac(
+        base(), SRC, Key(99, "sha256", b"not-in-the-key-file"), profile=Profile.RFC8754))),
+    ("srh.duplicate", "two SRHs in one chain", duplicate),
+    ("srh.segment.invalid", "Segment List[0] is IPv4-mapped ::ffff:192.0.2.1",
+     lambda: pkt(SrhSpec(["::ffff:192.0.2.1", *SEGS[1:]], segments_left=1))),
 ]
 
 

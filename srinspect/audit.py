@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import CaptureFormatError
+from .frame import Frame
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
 from .inspector import Inspector, InspectorBug, PacketResult
 from .keys import Keyring
@@ -53,6 +54,9 @@ class AuditReport:
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     hmac: Counter[str] = field(default_factory=Counter)
+    rule_counts_by_file: Counter[tuple[str, str]] = field(default_factory=Counter)
+    max_findings: int | None = None
+    findings_dropped: int = 0
 
     @property
     def packets(self) -> int:
@@ -76,6 +80,8 @@ class AuditReport:
             "files": len(self.files),
             "packets": self.packets,
             "srh_packets": self.srh_packets,
+            "findings": sum(self.by_rule.values()),
+            "findings_listed": len(self.findings),
             "by_rule": dict(sorted(self.by_rule.items())),
             "by_severity": {s.label: self.by_severity.get(s.label, 0) for s in
                             sorted(Severity, reverse=True)},
@@ -86,16 +92,19 @@ class AuditReport:
 
 
 PacketHook = Callable[[str, PacketResult], None]
+FrameHook = Callable[[Frame, list[Finding]], None]
 
 
 class Auditor:
     """Runs files through one Inspector and accumulates an AuditReport."""
 
     def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None,
-                 on_packet: PacketHook | None = None) -> None:
+                 on_packet: PacketHook | None = None, max_findings: int | None = None,
+                 on_frame: FrameHook | None = None) -> None:
         self.inspector = Inspector(profile, keyring)
-        self.report = AuditReport(profile)
+        self.report = AuditReport(profile, max_findings=max_findings)
         self.on_packet = on_packet
+        self.on_frame = on_frame  # sees every frame (annotation), so it costs only when set
 
     def audit_files(self, paths: Iterable[str]) -> AuditReport:
         for path in paths:
@@ -119,6 +128,8 @@ class Auditor:
                         continue
                     if result is not None:
                         self._record(fr, result)
+                    if self.on_frame is not None:
+                        self.on_frame(frame, result.findings if result is not None else [])
         except CaptureFormatError as exc:
             fr.status = STATUS_STOPPED if fr.packets else STATUS_UNREADABLE
             fr.error = exc.message
@@ -138,10 +149,15 @@ class Auditor:
         rep = self.report
         for check in result.hmacs:
             rep.hmac[check.status] += 1
+        cap = rep.max_findings
         for finding in result.findings:
             fr.findings += 1
-            rep.findings.append((fr.file, finding))
+            if cap is None or len(rep.findings) < cap:
+                rep.findings.append((fr.file, finding))
+            else:
+                rep.findings_dropped += 1
             rep.by_rule[finding.rule] += 1
             rep.by_severity[finding.severity.label] += 1
+            rep.rule_counts_by_file[(fr.file, finding.rule)] += 1
         if self.on_packet is not None:
             self.on_packet(fr.file, result)

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from . import __version__
@@ -22,7 +23,10 @@ from .inspector import PacketResult
 from .keys import Keyring, build_keyring
 from .rules import RULES, Profile, Severity
 from .sinks.audit_json import render_json, render_jsonl
+from .sinks.annotate import Annotator
 from .sinks.audit_text import render_text
+from .sinks.csv_report import render_csv
+from .sinks.junit import render_junit
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -63,11 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decode every Segment Routing Header in the captures (pcap, pcapng, "
                     "gzip-compressed, or - for stdin) and check it against the packet rules "
                     "(see `srinspect rules`).")
-    audit.add_argument("pcaps", nargs="+", metavar="PCAP")
+    audit.add_argument("pcaps", nargs="+", metavar="PCAP",
+                       help="capture files, directories (their *.pcap, *.pcapng, *.cap and "
+                            ".gz files) or - for stdin")
     add_profile_and_keys(audit)
-    audit.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    audit.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
+                       help="lowest finding severity that makes the exit status 1 "
+                            "(default: error)")
+    audit.add_argument("--format", choices=("text", "json", "jsonl", "junit", "csv"),
+                       default="text", help="report format (default text)")
     audit.add_argument("-o", "--output", metavar="FILE", help="write the report here "
                        "instead of stdout")
+    audit.add_argument("--max-findings", type=int, metavar="N",
+                       help="list at most N findings (counts stay exact)")
+    audit.add_argument("--annotate", metavar="OUT.pcapng",
+                       help="also write the input as pcapng with one packet comment per "
+                            "finding (open it in Wireshark; tshark -Y frame.comment)")
     audit.set_defaults(func=cmd_audit)
 
     dec = sub.add_parser(
@@ -111,10 +126,30 @@ def _open_out(path: str | None) -> TextIO:
     return open(path, "w", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
 
 
-def exit_code(report: AuditReport) -> int:
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+
+
+def expand_inputs(paths: Sequence[str]) -> list[str]:
+    """Directories become their capture files (sorted, not recursive); files stay as given."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if path != "-" and p.is_dir():
+            out.extend(str(c) for c in sorted(p.iterdir())
+                       if c.is_file() and c.name.endswith(CAPTURE_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def exit_code(report: AuditReport, fail_on: str = "error") -> int:
+    """2 beats 1 beats 0: a damaged input is reported even when findings exist."""
     if report.input_problem:
         return EXIT_USAGE
-    return EXIT_FINDINGS if report.worst is Severity.ERROR else EXIT_OK
+    worst = report.worst
+    if worst is None or fail_on == "never":
+        return EXIT_OK
+    return EXIT_FINDINGS if worst >= Severity.parse(fail_on) else EXIT_OK
 
 
 def _warn_files(report: AuditReport) -> None:
@@ -129,16 +164,45 @@ def _warn_files(report: AuditReport) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     keyring = load_keys(args)
-    report = Auditor(args.profile, keyring).audit_files(args.pcaps)
-    renderer = {"text": render_text, "json": render_json, "jsonl": render_jsonl}[args.format]
+    inputs = expand_inputs(args.pcaps)
+    if not inputs:
+        print("srinspect: no capture files found in " + " ".join(args.pcaps), file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_findings is not None and args.max_findings < 0:
+        print("srinspect: --max-findings must be >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    report = _run_audit(args, keyring, inputs)
     out = _open_out(args.output)
     try:
-        out.write(renderer(report))
+        out.write(_render(report, args.format, args.fail_on))
     finally:
         if out is not sys.stdout:
             out.close()
     _warn_files(report)
-    return exit_code(report)
+    return exit_code(report, args.fail_on)
+
+
+def _render(report: AuditReport, fmt: str, fail_on: str) -> str:
+    if fmt == "junit":
+        return render_junit(report, fail_on)
+    renderer = {"text": render_text, "json": render_json, "jsonl": render_jsonl,
+                "csv": render_csv}[fmt]
+    return renderer(report)
+
+
+def _run_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str]) -> AuditReport:
+    if not args.annotate:
+        return Auditor(args.profile, keyring, max_findings=args.max_findings).audit_files(inputs)
+    with open(args.annotate, "wb") as stream:
+        annotator = Annotator(stream)
+        auditor = Auditor(args.profile, keyring, max_findings=args.max_findings,
+                          on_frame=annotator.write)
+        for path in inputs:
+            auditor.audit_file(path)
+            annotator.next_file()
+    print(f"srinspect: wrote {args.annotate}: {annotator.frames} frames, "
+          f"{annotator.comments} comments", file=sys.stderr)
+    return auditor.report
 
 
 def cmd_decode(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from ..audit import STATUS_OK, AuditReport
 from ..rules import RULES
 
 
-def render_text(report: AuditReport, *, max_findings: int | None = None) -> str:
+def render_text(report: AuditReport) -> str:
     s = report.summary_dict()
     hm = s["hmac"]
     assert isinstance(hm, dict)
@@ -26,14 +26,16 @@ def render_text(report: AuditReport, *, max_findings: int | None = None) -> str:
             lines.append(f"  {rule.severity.label:<8} {rule_id:<28} {count:>8}")
         lines.append("")
         lines.append("Findings:")
-        shown = report.findings if max_findings is None else report.findings[:max_findings]
-        for file, f in shown:
+        for file, f in report.findings:
             lines.append(
                 f"  {file} frame {f.frame}: {f.severity.label} {f.rule} at offset "
                 f"{f.offset}: {f.message} [{f.ref}]"
             )
-        if len(shown) < len(report.findings):
-            lines.append(f"  ... {len(report.findings) - len(shown)} more not shown")
+        if report.findings_dropped:
+            lines.append(
+                f"  ... {report.findings_dropped} more not listed (--max-findings); "
+                "the counts above are exact"
+            )
         lines.append("")
     else:
         lines += ["No findings.", ""]

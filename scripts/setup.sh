@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up srinspect on a fresh Debian machine (run as root). Idempotent: installs only what is
+# missing. System packages: tshark (Wireshark cross-check), tcpdump and iperf3 (kernel samples,
+# live capture, lab), iproute2 (namespaces, SRv6 routes). Python: a virtualenv in .venv with
+# srinspect installed editable plus its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v dumpcap >/dev/null 2>&1 || need+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need root to install: ${need[*]}" >&2
+        exit 2
+    fi
+    echo "setup: installing ${need[*]} (apt-get)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+stamp=.venv/.srinspect-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: installing Python packages into .venv" >&2
+    .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+    .venv/bin/pip install -q -e '.[test]'
+    touch "$stamp"
+fi
+echo "setup: ready (.venv/bin/srinspect)" >&2

@@ -1,0 +1,20 @@
+"""Findings as CSV, one row per finding, for spreadsheets and quick greps."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..audit import AuditReport
+
+COLUMNS = ("file", "frame", "rule", "severity", "offset", "length", "field", "message", "ref")
+
+
+def render_csv(report: AuditReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for file, f in report.findings:
+        writer.writerow((file, f.frame, f.rule, f.severity.label, f.offset, f.length, f.field,
+                         f.message, f.ref))
+    return out.getvalue()
