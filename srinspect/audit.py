@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .errors import CaptureFormatError
 from .frame import Frame
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
-from .inspector import Inspector, InspectorBug, PacketResult
+from .inspector import CLEAN, Inspector, InspectorBug, PacketResult
 from .keys import Keyring
 from .linklayer import LINKTYPE_NAMES
 from .rules import Profile, Severity
@@ -117,19 +117,24 @@ class Auditor:
         self.report.files.append(fr)
         insp = self.inspector
         insp.unsupported_linktypes.clear()
+        detail = self.on_packet is not None  # hooks want every SRv6 packet decoded
+        srh_before = insp.srh_packets
         try:
             with open_capture(path) as reader:
                 for frame in reader:
                     fr.packets += 1
                     try:
-                        result = insp.feed(frame)
+                        result = insp.feed(frame, detail)
                     except InspectorBug as bug:
                         fr.notes.append(str(bug))
                         continue
-                    if result is not None:
-                        self._record(fr, result)
+                    if result is None or result is CLEAN:
+                        if self.on_frame is not None:
+                            self.on_frame(frame, [])
+                        continue
+                    self._record(fr, result)
                     if self.on_frame is not None:
-                        self.on_frame(frame, result.findings if result is not None else [])
+                        self.on_frame(frame, result.findings)
         except CaptureFormatError as exc:
             fr.status = STATUS_STOPPED if fr.packets else STATUS_UNREADABLE
             fr.error = exc.message
@@ -137,6 +142,7 @@ class Auditor:
         except OSError as exc:
             fr.status = STATUS_UNREADABLE
             fr.error = f"cannot read: {exc.strerror or exc}"
+        fr.srh_packets = insp.srh_packets - srh_before
         for linktype, count in sorted(insp.unsupported_linktypes.items()):
             lname = LINKTYPE_NAMES.get(linktype, "unknown")
             fr.notes.append(f"link type {linktype} ({lname}) is not supported: {count} frames "
@@ -144,8 +150,6 @@ class Auditor:
         return fr
 
     def _record(self, fr: FileReport, result: PacketResult) -> None:
-        if result.has_srh:
-            fr.srh_packets += 1
         rep = self.report
         for check in result.hmacs:
             rep.hmac[check.status] += 1

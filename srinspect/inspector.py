@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .fastpath import clean_simple_srh
 from .findings import Finding, HmacCheck
 from .frame import Frame
 from .ipv6 import NH_IPV4, NH_IPV6, MAX_NESTING, Ipv4, Ipv6, pull_inner, pull_ipv6
@@ -22,6 +23,18 @@ from .validate import Checker
 
 # Next Header values after the fixed IPv6 header that may lead to an SRH or an SRv6 payload.
 _INTERESTING = frozenset({0, 43, 44, 51, 60, NH_IPV6, NH_IPV4})
+
+
+class _Clean:
+    """Type of CLEAN: what ``feed(detail=False)`` returns for a clean, simple SRH packet."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLEAN"
+
+
+CLEAN = _Clean()
 
 
 @dataclass(slots=True)
@@ -57,6 +70,7 @@ class Inspector:
         self.profile = profile
         self.keyring = keyring
         self._pad1 = profile is Profile.RFC8754
+        self._draft04 = profile is Profile.DRAFT04
         self._link: dict[int, Callable[[bytes], int] | None] = {}
         self.packets = 0
         self.ipv6_packets = 0
@@ -70,7 +84,12 @@ class Inspector:
             fn = self._link[linktype] = ipv6_offset_func(linktype)
             return fn
 
-    def feed(self, frame: Frame) -> PacketResult | None:
+    def feed(self, frame: Frame, detail: bool = True) -> PacketResult | _Clean | None:
+        """Decode and validate one frame.
+
+        With ``detail=False`` (the audit's fast path) a packet that provably fires no rule
+        (see fastpath.py) is only counted and CLEAN is returned instead of a PacketResult.
+        """
         self.packets += 1
         try:
             fn = self._link[frame.linktype]
@@ -86,6 +105,9 @@ class Inspector:
         self.ipv6_packets += 1
         if data[off + 6] not in _INTERESTING:
             return None
+        if not detail and clean_simple_srh(data, off, self._draft04):
+            self.srh_packets += 1
+            return CLEAN
         try:
             return self._decode(frame, data, off)
         except Exception as exc:  # pragma: no cover - a codec bug must not stop an audit

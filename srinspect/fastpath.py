@@ -1,0 +1,55 @@
+"""The audit fast path: recognise a clean, simple SRv6 packet without building any object.
+
+Most SRv6 traffic on a link is well-formed: one SRH right after the IPv6 header, no TLVs.
+``clean_simple_srh`` proves, with a handful of byte reads, that no packet rule can fire on
+such a packet, so the audit counts it and moves on. Anything else (TLVs, HMAC, other
+extension headers, nested SRHs, reduced SRHs, any doubt) returns False and takes the full
+decoder and validator, which stay the single authority on findings. A property test checks
+that whenever this returns True the full validator finds nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_FIXED = struct.Struct("!HBB")  # payload length, next header, hop limit (at offset 4)
+_SRH = struct.Struct("!BBBBBBH")
+_BAD_PREFIX = frozenset({bytes(12), bytes(10) + b"\xff\xff"})  # ::/96 family, IPv4-mapped
+_CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})  # more headers to walk: slow path
+_INNER_CHAIN = _CHAIN | {41, 4}
+
+
+def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
+    """True when the IPv6 packet at ``off`` is a simple SRv6 packet no rule fires on."""
+    end = len(data)
+    if off + 48 > end or data[off + 6] != 43 or data[off + 42] != 4:
+        return False
+    plen = _FIXED.unpack_from(data, off + 4)[0]
+    if plen == 0:
+        return False
+    limit = min(end, off + 40 + plen)
+    s = off + 40
+    nh, hel, _rt, sl, fs, flags, reserved = _SRH.unpack_from(data, s)
+    size = (hel + 1) * 8
+    if size != 8 + 16 * (fs + 1) or s + size > limit or sl > fs:
+        return False
+    if draft04:
+        if flags & 0x8F or reserved:  # unused bits, or H without an HMAC TLV
+            return False
+    elif flags:
+        return False
+    if nh in _CHAIN:
+        return False
+    if nh == 41:
+        inner = s + size
+        if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
+            return False
+    seg = s + 8 + 16 * sl
+    if data[off + 24 : off + 40] != data[seg : seg + 16]:
+        return False
+    p = s + 8
+    for _ in range(fs + 1):
+        if data[p] == 0xFF or data[p : p + 12] in _BAD_PREFIX:
+            return False
+        p += 16
+    return True

@@ -1,0 +1,79 @@
+"""The audit fast path must never hide a finding: whenever it calls a packet clean, the full
+decoder and validator must agree that no rule fires."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from srinspect.build import inner_udp, ipv6_packet, srv6_packet
+from srinspect.fastpath import clean_simple_srh
+from srinspect.frame import Frame
+from srinspect.inspector import CLEAN, Inspector, PacketResult
+from srinspect.linklayer import LINKTYPE_IPV6
+from srinspect.rules import Profile
+from srinspect.srh import SrhSpec, push_srh
+
+SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]
+INNER = inner_udp("2001:db8:a::100", "2001:db8:f::100")
+
+
+def _frame(data: bytes) -> Frame:
+    return Frame(1, 0.0, LINKTYPE_IPV6, data, len(data))
+
+
+def test_clean_packet_takes_the_fast_path() -> None:
+    data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1), INNER)
+    assert clean_simple_srh(data, 0, True)
+    insp = Inspector()
+    assert insp.feed(_frame(data), detail=False) is CLEAN
+    assert insp.srh_packets == 1
+    full = insp.feed(_frame(data))
+    assert isinstance(full, PacketResult) and full.findings == []
+
+
+def test_faulty_packets_leave_the_fast_path() -> None:
+    bad_sl = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=5), INNER,
+                         dst=SEGS[1])
+    bad_da = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1), INNER,
+                         dst="2001:db8::99")
+    multicast = srv6_packet("2001:db8:a::1", SrhSpec(["ff02::1", *SEGS[1:]], segments_left=1),
+                            INNER)
+    for data in (bad_sl, bad_da, multicast):
+        assert not clean_simple_srh(data, 0, True)
+        result = Inspector().feed(_frame(data), detail=False)
+        assert isinstance(result, PacketResult) and result.findings
+
+
+segment = st.one_of(
+    st.sampled_from(["2001:db8::1", "::", "::1", "ff02::2", "::ffff:10.0.0.1", "fc00::5"]),
+    st.binary(min_size=16, max_size=16),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    segs=st.lists(segment, min_size=1, max_size=5),
+    sl=st.integers(0, 6),
+    fs_delta=st.integers(-1, 1),
+    flags=st.sampled_from([0, 0x08, 0x40, 0x80, 0x01]),
+    reserved=st.sampled_from([0, 1]),
+    nh=st.sampled_from([41, 4, 17, 43, 59]),
+    da_index=st.integers(0, 5),
+    plen_delta=st.sampled_from([0, 0, -8, 8]),
+    profile=st.sampled_from(list(Profile)),
+)
+def test_fast_path_agrees_with_the_validator(segs, sl, fs_delta, flags, reserved, nh, da_index,
+                                             plen_delta, profile) -> None:
+    fs = max(len(segs) - 1 + fs_delta, 0)
+    raw = [s if isinstance(s, bytes) else s for s in segs]
+    srh = push_srh(SrhSpec(raw, segments_left=sl, first_segment=fs, flags=flags,
+                           reserved=reserved, next_header=nh))
+    payload = srh + (INNER if nh == 41 else b"\x00" * 8)
+    dst = push_srh(SrhSpec(raw))[8 + 16 * min(da_index, len(raw) - 1):][:16]
+    data = ipv6_packet("2001:db8:a::1", dst, 43, payload,
+                       payload_length=max(len(payload) + plen_delta, 0))
+    if clean_simple_srh(data, 0, profile is Profile.DRAFT04):
+        result = Inspector(profile).feed(_frame(data))
+        assert isinstance(result, PacketResult)
+        assert result.findings == [], result.findings
