@@ -1,0 +1,175 @@
+"""Side-by-side audit speed: srinspect (1 and N workers) vs tshark, scapy, dpkt, pyshark.
+
+All tools read the same generated mixed capture (benchmarks/make_mixed.py). The slow tools
+read a slice of it and their rate is scaled (noted in the table). Prints a table of packets/s
+and srinspect's ratio over each tool; ``--markdown`` prints it as a Markdown table for
+benchmarks/README.md. Not a test: nothing here asserts a time.
+
+    python benchmarks/bench_audit.py --packets 1000000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from itertools import islice
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from make_mixed import write as make_mixed  # noqa: E402
+
+from srinspect.sinks.pcapng_writer import write_pcap  # noqa: E402
+from srinspect.sources import open_capture  # noqa: E402
+
+SRINSPECT = [sys.executable, "-m", "srinspect"]
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float]:
+    start = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - start
+
+
+def run_cmd(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def slice_of(src: Path, count: int, out: Path) -> Path:
+    with open_capture(src) as reader:
+        write_pcap(out, islice(reader, count), 1)
+    return out
+
+
+def srinspect_audit(path: Path, workers: int, extra: list[str] | None = None) -> Callable[[], int]:
+    def go() -> int:
+        run_cmd([*SRINSPECT, "audit", "--workers", str(workers), "--format", "json",
+                 "-o", os.devnull, "--fail-on", "never", *(extra or []), str(path)])
+        return count_frames(path)
+    return go
+
+
+_COUNTS: dict[Path, int] = {}
+
+
+def count_frames(path: Path) -> int:
+    if path not in _COUNTS:
+        with open_capture(path) as reader:
+            _COUNTS[path] = sum(1 for _ in reader)
+    return _COUNTS[path]
+
+
+def tshark(path: Path) -> Callable[[], int]:
+    def go() -> int:
+        run_cmd(["tshark", "-n", "-r", str(path), "-Y", "ipv6.routing.type == 4", "-T", "fields",
+                 "-e", "frame.number", "-e", "ipv6.routing.segleft"])
+        return count_frames(path)
+    return go
+
+
+def scapy_reader(path: Path) -> Callable[[], int]:
+    def go() -> int:
+        from scapy.layers.inet6 import IPv6ExtHdrSegmentRouting
+        from scapy.utils import PcapReader
+        n = 0
+        with PcapReader(str(path)) as reader:
+            for pkt in reader:
+                _ = IPv6ExtHdrSegmentRouting in pkt
+                n += 1
+        return n
+    return go
+
+
+def dpkt_reader(path: Path) -> Callable[[], int]:
+    def go() -> int:
+        import dpkt
+        n = 0
+        with path.open("rb") as f:
+            for _ts, buf in dpkt.pcap.Reader(f):
+                eth = dpkt.ethernet.Ethernet(buf)
+                ip = eth.data
+                if isinstance(ip, dpkt.ip6.IP6):
+                    _ = 43 in getattr(ip, "extension_hdrs", {})
+                n += 1
+        return n
+    return go
+
+
+def pyshark_reader(path: Path) -> Callable[[], int]:
+    def go() -> int:
+        import pyshark
+        cap = pyshark.FileCapture(str(path), keep_packets=False)
+        n = 0
+        for pkt in cap:
+            _ = "ipv6" in pkt and getattr(pkt.ipv6, "routing_type", None)
+            n += 1
+        cap.close()
+        return n
+    return go
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--slice", type=int, default=20_000, help="packets for scapy/dpkt")
+    ap.add_argument("--pyshark-slice", type=int, default=2_000)
+    ap.add_argument("--tshark-full", action="store_true", help="tshark on the whole file")
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/srinspect-bench"))
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    big = args.workdir / f"mixed-{args.packets}.pcap"
+    if not big.exists():
+        make_mixed(big, args.packets)
+    small = slice_of(big, args.slice, args.workdir / "slice.pcap")
+    tiny = slice_of(big, args.pyshark_slice, args.workdir / "slice-pyshark.pcap")
+    tshark_in = big if args.tshark_full else slice_of(big, min(args.packets, 200_000),
+                                                      args.workdir / "slice-tshark.pcap")
+    keys = ["--keys", str(REPO / "pcaps/kernel-hmac-keys.toml")]
+    runs: list[tuple[str, Path, Callable[[], int]]] = [
+        ("srinspect audit, 1 worker", big, srinspect_audit(big, 1)),
+        (f"srinspect audit, {args.workers} workers", big, srinspect_audit(big, args.workers)),
+        ("srinspect audit + HMAC keys, 1 worker", big, srinspect_audit(big, 1, keys)),
+    ]
+    if shutil.which("tshark"):
+        runs.append(("tshark -Y ipv6.routing.type==4 -T fields", tshark_in, tshark(tshark_in)))
+    runs.append(("scapy PcapReader + layer check", small, scapy_reader(small)))
+    try:
+        import dpkt  # noqa: F401
+        runs.append(("dpkt pcap.Reader + Ethernet", small, dpkt_reader(small)))
+    except ImportError:
+        print("dpkt not installed (pip install dpkt): skipped", file=sys.stderr)
+    runs.append(("pyshark FileCapture", tiny, pyshark_reader(tiny)))
+    rows = []
+    for name, path, fn in runs:
+        n, secs = timed(fn)
+        rows.append((name, n, secs, n / secs if secs else 0.0, path != big))
+        print(f"  {name}: {n} packets in {secs:.2f} s", file=sys.stderr)
+    base = rows[0][3]
+    print_table(rows, base, args.markdown)
+    return 0
+
+
+def print_table(rows: list[tuple[str, int, float, float, bool]], base: float, md: bool) -> None:
+    if md:
+        print("| tool | packets | seconds | packets/s | srinspect (1 worker) is x faster |")
+        print("|---|---:|---:|---:|---:|")
+    for name, n, secs, rate, sliced in rows:
+        label = name + (" (slice)" if sliced else "")
+        ratio = base / rate if rate else float("inf")
+        if md:
+            print(f"| {label} | {n} | {secs:.2f} | {rate:,.0f} | {ratio:.1f} |")
+        else:
+            print(f"{label:<52} {n:>9} {secs:>8.2f} s {rate:>12,.0f}/s  x{ratio:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

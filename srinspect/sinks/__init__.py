@@ -1,0 +1,1 @@
+"""Sinks: where decoded results and annotated captures go."""
