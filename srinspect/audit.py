@@ -93,6 +93,8 @@ class AuditReport:
 
 PacketHook = Callable[[str, PacketResult], None]
 FrameHook = Callable[[Frame, list[Finding]], None]
+ProgressHook = Callable[[str, int, int], None]  # (file, packets so far, bytes read of file)
+PROGRESS_EVERY = 1 << 16  # frames between progress calls: invisible in the hot loop
 
 
 class Auditor:
@@ -105,6 +107,7 @@ class Auditor:
         self.report = AuditReport(profile, max_findings=max_findings)
         self.on_packet = on_packet
         self.on_frame = on_frame  # sees every frame (annotation), so it costs only when set
+        self.on_progress: ProgressHook | None = None
 
     def audit_files(self, paths: Iterable[str]) -> AuditReport:
         for path in paths:
@@ -121,8 +124,11 @@ class Auditor:
         srh_before = insp.srh_packets
         try:
             with open_capture(path) as reader:
+                progress = self.on_progress
                 for frame in reader:
                     fr.packets += 1
+                    if progress is not None and not fr.packets % PROGRESS_EVERY:
+                        progress(name, insp.packets, reader.bytes_read)
                     try:
                         result = insp.feed(frame, detail)
                     except InspectorBug as bug:

@@ -179,6 +179,8 @@ class PcapReader:
         self.caplen_cap = min(max(snaplen, DEFAULT_CAPLEN_CAP), MAX_CAPLEN)
         self._rest = hdr[_FILE_HDR_LEN:]
         self._frames: Iterator[Frame] | None = None
+        #: Stream offset of the record of the frame last yielded (parallel audit splits on it).
+        self.record_offset = 0
 
     @property
     def bytes_read(self) -> int:
@@ -244,6 +246,7 @@ class PcapReader:
                         frames=number,
                     )
             number += 1
+            self.record_offset = base + pos
             yield make(
                 number, (sec * div + frac) / div, linktype, buf[pos + _REC_HDR_LEN : stop], orig_len
             )

@@ -104,6 +104,8 @@ class PcapngReader:
         self.byteorder = "<"
         self.sections = 0
         self._frames: Iterator[Frame] | None = None
+        #: Stream offset of the block of the frame last yielded (parallel audit splits on it).
+        self.record_offset = 0
 
     @property
     def bytes_read(self) -> int:
@@ -166,6 +168,7 @@ class PcapngReader:
                         except _Malformed as exc:
                             raise self._error(str(exc), base + pos, number) from None
                     number += 1
+                    self.record_offset = base + pos
                     yield make(
                         number,
                         ((ts_hi << 32) | ts_lo) / div + ts_off,
@@ -220,6 +223,7 @@ class PcapngReader:
                 fast = [(i.linktype, i.ts_divisor, i.ts_offset) for i in self.interfaces]
             if frame is not None:
                 number += 1
+                self.record_offset = base + pos
                 yield frame
             pos = stop
 

@@ -1,0 +1,213 @@
+"""Parallel audits: work units in a process pool, merged into the sequential result.
+
+Workers audit units (split.py) and return compact results with unit-relative frame numbers;
+the merge walks each file's units in order, checks that they tile the file exactly, renumbers
+frames and adds counts. A file whose units do not tile (a resync that went astray, damage, an
+interface declared mid-file) is audited again in one piece, so ``--workers N`` always gives
+what ``--workers 1`` gives: same findings, same order, same counts.
+
+Keys reach the workers through the pool initializer (pickled in memory, never on disk).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from .audit import STATUS_OK, Auditor, AuditReport, FileReport
+from .errors import CaptureFormatError
+from .findings import Finding
+from .inspector import CLEAN, Inspector, InspectorBug
+from .keys import Keyring
+from .rules import Profile
+from .sources.pcap import PcapReader
+from .sources.pcapng import PcapngReader
+from .split import WorkUnit, plan_file, sync_offset
+
+PARALLEL_MIN_BYTES = 16 << 20  # below this, process start-up costs more than it saves
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """What one worker found in one unit; frame numbers are relative to the unit."""
+
+    unit: WorkUnit
+    first: int = -1  # file offset of the first record the unit owns
+    end: int = -1  # file offset of the first record after the unit (its successor's first)
+    frames: int = 0
+    srh_packets: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_severity: Counter[str] = field(default_factory=Counter)
+    hmac: Counter[str] = field(default_factory=Counter)
+    ok: bool = True  # False: the unit could not be audited on its own; redo the file
+    state: tuple[object, ...] = ()  # pcapng interface table at the end (must not change)
+
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(profile: Profile, keyring: Keyring | None, max_findings: int | None) -> None:
+    _WORKER["inspector"] = Inspector(profile, keyring)
+    _WORKER["max_findings"] = max_findings
+
+
+def audit_unit(unit: WorkUnit) -> UnitResult:
+    """Audit one unit in this process (the pool calls it; tests may too)."""
+    insp = _WORKER["inspector"]
+    assert isinstance(insp, Inspector)
+    cap = _WORKER.get("max_findings")
+    res = UnitResult(unit)
+    size = os.path.getsize(unit.path)
+    with open(unit.path, "rb") as f:
+        first = sync_offset(f, unit, size)
+        if first < 0:
+            res.ok = False
+            return res
+        res.first = res.end = first
+        if first >= unit.stop:
+            return res
+        f.seek(first)
+        reader_cls = PcapReader if unit.kind == "pcap" else PcapngReader
+        reader = reader_cls(f, head=unit.prefix)
+        shift = first - len(unit.prefix)  # stream offset -> file offset
+        before = insp.srh_packets
+        try:
+            for frame in reader:
+                at = reader.record_offset + shift
+                if at >= unit.stop:
+                    res.end = at
+                    break
+                res.frames += 1
+                try:
+                    result = insp.feed(frame, False)
+                except InspectorBug:
+                    res.ok = False  # the sequential re-run records it with its note
+                    return res
+                if result is None or result is CLEAN:
+                    continue
+                for check in result.hmacs:
+                    res.hmac[check.status] += 1
+                for finding in result.findings:
+                    res.by_rule[finding.rule] += 1
+                    res.by_severity[finding.severity.label] += 1
+                    if cap is None or len(res.findings) < cap:
+                        res.findings.append(finding)
+            else:
+                res.end = size
+        except CaptureFormatError:
+            res.ok = False
+            return res
+        res.srh_packets = insp.srh_packets - before
+        if isinstance(reader, PcapngReader):
+            res.state = (reader.sections, tuple(
+                (i.linktype, i.ts_divisor, i.ts_offset) for i in reader.interfaces))
+    return res
+
+
+def plan(paths: Iterable[str], workers: int) -> list[WorkUnit]:
+    pieces = workers * 2
+    return [u for i, p in enumerate(paths) for u in plan_file(p, i, pieces)]
+
+
+def worth_parallel(paths: list[str], workers: int) -> bool:
+    if workers < 2 or "-" in paths:
+        return False
+    total = 0
+    for p in paths:
+        try:
+            total += os.path.getsize(p)
+        except OSError:
+            pass
+    return total >= PARALLEL_MIN_BYTES
+
+
+def audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Keyring | None,
+                   max_findings: int | None = None,
+                   on_unit: Callable[[WorkUnit], None] | None = None) -> AuditReport:
+    """The same report as ``Auditor(...).audit_files(paths)``, computed by ``workers``."""
+    units = plan(paths, workers)
+    seq = Auditor(profile, keyring, max_findings=max_findings)
+    by_file: dict[int, list[UnitResult]] = {}
+    with ProcessPoolExecutor(workers, initializer=_init_worker,
+                             initargs=(profile, keyring, max_findings)) as pool:
+        whole = [u for u in units if u.kind == "whole"]
+        split = [u for u in units if u.kind != "whole"]
+        futures = {u: pool.submit(_audit_whole, u, profile, keyring, max_findings)
+                   for u in whole}
+        for res in pool.map(audit_unit, split):
+            by_file.setdefault(res.unit.file_index, []).append(res)
+            if on_unit:
+                on_unit(res.unit)
+        whole_reports = {}
+        for u, fut in futures.items():
+            whole_reports[u.file_index] = fut.result()
+            if on_unit:
+                on_unit(u)
+    for index, path in enumerate(paths):
+        if index in whole_reports:
+            _merge_report(seq.report, whole_reports[index])
+        elif not _merge_units(seq.report, path, by_file.get(index, [])):
+            seq.audit_file(path)  # units did not tile the file: redo it in one piece
+    report = seq.report
+    report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
+    return report
+
+
+def _audit_whole(unit: WorkUnit, profile: Profile, keyring: Keyring | None,
+                 max_findings: int | None) -> AuditReport:
+    return Auditor(profile, keyring, max_findings=max_findings).audit_files([unit.path])
+
+
+def _merge_report(into: AuditReport, part: AuditReport) -> None:
+    for fr in part.files:
+        into.files.append(fr)
+    for file, f in part.findings:
+        _add_finding(into, file, f)
+    _add_counts(into, part.by_rule, part.by_severity, part.hmac, part.rule_counts_by_file)
+
+
+def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> bool:
+    results.sort(key=lambda r: r.unit.unit_index)
+    if not results or not all(r.ok for r in results):
+        return False
+    for prev, nxt in zip(results, results[1:], strict=False):
+        if prev.end != nxt.first:
+            return False
+    states = {r.state for r in results if r.frames}
+    if len(states) > 1 or results[-1].end != os.path.getsize(path):
+        return False
+    fr = FileReport(path, status=STATUS_OK)
+    base = 0
+    per_file: Counter[tuple[str, str]] = Counter()
+    for r in results:
+        for f in r.findings:
+            _add_finding(into, path, replace(f, frame=f.frame + base))
+        for rule, n in r.by_rule.items():
+            per_file[(path, rule)] += n
+        _add_counts(into, r.by_rule, r.by_severity, r.hmac, Counter())
+        fr.findings += sum(r.by_rule.values())
+        fr.packets += r.frames
+        fr.srh_packets += r.srh_packets
+        base += r.frames
+    into.rule_counts_by_file.update(per_file)
+    into.files.append(fr)
+    return True
+
+
+def _add_finding(into: AuditReport, file: str, f: Finding) -> None:
+    if into.max_findings is None or len(into.findings) < into.max_findings:
+        into.findings.append((file, f))
+    else:
+        into.findings_dropped += 1
+
+
+def _add_counts(into: AuditReport, by_rule: Counter[str], by_severity: Counter[str],
+                hmac: Counter[str], per_file: Counter[tuple[str, str]]) -> None:
+    into.by_rule.update(by_rule)
+    into.by_severity.update(by_severity)
+    into.hmac.update(hmac)
+    into.rule_counts_by_file.update(per_file)
