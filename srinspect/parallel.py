@@ -25,7 +25,7 @@ from .keys import Keyring
 from .rules import Profile
 from .sources.pcap import PcapReader
 from .sources.pcapng import PcapngReader
-from .split import WorkUnit, plan_file, sync_offset
+from .split import MIN_UNIT, WorkUnit, plan_file, sync_offset
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, process start-up costs more than it saves
 
@@ -108,9 +108,9 @@ def audit_unit(unit: WorkUnit) -> UnitResult:
     return res
 
 
-def plan(paths: Iterable[str], workers: int) -> list[WorkUnit]:
+def plan(paths: Iterable[str], workers: int, min_unit: int = MIN_UNIT) -> list[WorkUnit]:
     pieces = workers * 2
-    return [u for i, p in enumerate(paths) for u in plan_file(p, i, pieces)]
+    return [u for i, p in enumerate(paths) for u in plan_file(p, i, pieces, min_unit)]
 
 
 def worth_parallel(paths: list[str], workers: int) -> bool:
@@ -127,9 +127,10 @@ def worth_parallel(paths: list[str], workers: int) -> bool:
 
 def audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Keyring | None,
                    max_findings: int | None = None,
-                   on_unit: Callable[[WorkUnit], None] | None = None) -> AuditReport:
+                   on_unit: Callable[[WorkUnit], None] | None = None,
+                   min_unit: int = MIN_UNIT) -> AuditReport:
     """The same report as ``Auditor(...).audit_files(paths)``, computed by ``workers``."""
-    units = plan(paths, workers)
+    units = plan(paths, workers, min_unit)
     seq = Auditor(profile, keyring, max_findings=max_findings)
     by_file: dict[int, list[UnitResult]] = {}
     with ProcessPoolExecutor(workers, initializer=_init_worker,

@@ -42,7 +42,7 @@ class WorkUnit:
     byteorder: str = "<"
 
 
-def plan_file(path: str, file_index: int, pieces: int) -> list[WorkUnit]:
+def plan_file(path: str, file_index: int, pieces: int, min_unit: int = MIN_UNIT) -> list[WorkUnit]:
     """Units for one file: several for a large uncompressed pcap/pcapng, else one."""
     whole = [WorkUnit(path, file_index, 0, 0, 0, "whole")]
     if path == "-" or pieces < 2:
@@ -53,7 +53,7 @@ def plan_file(path: str, file_index: int, pieces: int) -> list[WorkUnit]:
             head = f.read(1 << 16)
     except OSError:
         return whole  # the sequential reader will report the problem
-    count = min(pieces, size // MIN_UNIT)
+    count = min(pieces, size // max(min_unit, 1))
     if count < 2:
         return whole
     if head[:4] in _MAGICS and len(head) >= 24:
