@@ -155,16 +155,18 @@ def _attach(root: Node, findings: list[Finding]) -> None:
 
 
 def _find(root: Node, f: Finding) -> Node:
-    best = root
+    """The node of the finding's field inside its SRH; else the node of that field at the
+    finding's offset (e.g. the IPv6 Destination of srh.da.mismatch); else the SRH; else root."""
+    srh_node = exact = None
     for _, node in root.walk():
         if node.field == "srh" and node.offset == f.srh:
             for _, sub in node.walk():
                 if sub.field == f.field and f.field:
                     return sub
-            best = node
-        elif f.field == "dst" and node.field == "dst" and best is root:
-            best = node
-    return best
+            srh_node = node
+        elif exact is None and f.field and node.field == f.field and node.offset == f.offset:
+            exact = node
+    return exact or srh_node or root
 
 
 def render_tree(root: Node) -> str:

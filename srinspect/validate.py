@@ -80,7 +80,7 @@ class Checker:
         """Every SRH in the chain of ``ip`` (duplicates included)."""
         for index, srh in enumerate(ip.srhs):
             if index:
-                self.fire("srh.duplicate", srh.offset, 1,
+                self.fire("srh.duplicate", srh.offset + 2, 1,  # its Routing Type byte
                           f"SRH #{index + 1} in one header chain (first at offset "
                           f"{ip.srhs[0].offset})", "routing_type", srh)
             check_srh(self, buf, ip, srh, snaplen_cut)
@@ -302,7 +302,8 @@ def check_hmac_placement(c: Checker, srh: Srh) -> None:
     last_is_hmac = (last is not None and last.type == TLV_HMAC and last.complete
                     and last.length == HMAC_TLV_SIZE_DRAFT04 - 2
                     and last.offset == srh.end - HMAC_TLV_SIZE_DRAFT04)
-    if srh.flags & FLAG_H and not last_is_hmac:
+    # A cut SRH (srh.truncated, already reported) may hold its HMAC TLV in the missing bytes.
+    if srh.flags & FLAG_H and not last_is_hmac and srh.end <= srh.limit:
         c.fire("srh.hmac.missing", srh.offset + 5, 1,
                "H flag set but the last 40 bytes of the SRH are not an HMAC TLV", "flags", srh)
     if hmac_idx and not srh.flags & FLAG_H:
