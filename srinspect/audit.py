@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import CaptureFormatError
-from .frame import Frame
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from .findingstore import FindingStore
+from .frame import Frame
 from .inspector import CLEAN, Inspector, InspectorBug, PacketResult
 from .keys import Keyring
 from .linklayer import LINKTYPE_NAMES
 from .rules import Profile, Severity
-from .sources import open_capture
+from .sources import CaptureReader, open_capture
 
 STATUS_OK = "ok"
 STATUS_STOPPED = "stopped"  # read up to a damaged or cut record, audited what came before
@@ -50,7 +51,7 @@ class AuditReport:
 
     profile: Profile
     files: list[FileReport] = field(default_factory=list)
-    findings: list[tuple[str, Finding]] = field(default_factory=list)
+    findings: FindingStore = field(default_factory=FindingStore)
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     hmac: Counter[str] = field(default_factory=Counter)
@@ -121,39 +122,62 @@ class Auditor:
         insp = self.inspector
         insp.unsupported_linktypes.clear()
         detail = self.on_packet is not None  # hooks want every SRv6 packet decoded
-        srh_before = insp.srh_packets
+        srh_before, packets_before = insp.srh_packets, insp.packets
         try:
             with open_capture(path) as reader:
-                progress = self.on_progress
-                for frame in reader:
-                    fr.packets += 1
-                    if progress is not None and not fr.packets % PROGRESS_EVERY:
-                        progress(name, insp.packets, reader.bytes_read)
-                    try:
-                        result = insp.feed(frame, detail)
-                    except InspectorBug as bug:
-                        fr.notes.append(str(bug))
-                        continue
-                    if result is None or result is CLEAN:
-                        if self.on_frame is not None:
-                            self.on_frame(frame, [])
-                        continue
-                    self._record(fr, result)
-                    if self.on_frame is not None:
-                        self.on_frame(frame, result.findings)
+                if detail or self.on_frame is not None or self.on_progress is not None:
+                    self._loop_hooked(reader, fr, detail)
+                else:
+                    self._loop_fast(reader, fr)
         except CaptureFormatError as exc:
-            fr.status = STATUS_STOPPED if fr.packets else STATUS_UNREADABLE
+            fr.status = STATUS_STOPPED if insp.packets > packets_before else STATUS_UNREADABLE
             fr.error = exc.message
             fr.stopped_at = exc.offset
         except OSError as exc:
             fr.status = STATUS_UNREADABLE
             fr.error = f"cannot read: {exc.strerror or exc}"
         fr.srh_packets = insp.srh_packets - srh_before
+        fr.packets = insp.packets - packets_before
         for linktype, count in sorted(insp.unsupported_linktypes.items()):
             lname = LINKTYPE_NAMES.get(linktype, "unknown")
             fr.notes.append(f"link type {linktype} ({lname}) is not supported: {count} frames "
                             "skipped")
         return fr
+
+    def _loop_fast(self, reader: Iterable[Frame], fr: FileReport) -> None:
+        """The audit's hot loop: no hooks, clean packets never leave the inspector."""
+        feed = self.inspector.feed
+        record = self._record
+        for frame in reader:
+            try:
+                result = feed(frame, False)
+            except InspectorBug as bug:
+                fr.notes.append(str(bug))
+                continue
+            if result is not None and result is not CLEAN:
+                record(fr, result)  # type: ignore[arg-type]
+
+    def _loop_hooked(self, reader: CaptureReader, fr: FileReport, detail: bool) -> None:
+        """Same as the hot loop, plus per-packet, per-frame and progress hooks."""
+        insp = self.inspector
+        progress, on_frame = self.on_progress, self.on_frame
+        count = 0
+        for frame in reader:
+            count += 1
+            if progress is not None and not count % PROGRESS_EVERY:
+                progress(fr.file, insp.packets, reader.bytes_read)
+            try:
+                result = insp.feed(frame, detail)
+            except InspectorBug as bug:
+                fr.notes.append(str(bug))
+                continue
+            if result is None or result is CLEAN:
+                if on_frame is not None:
+                    on_frame(frame, [])
+                continue
+            self._record(fr, result)  # type: ignore[arg-type]
+            if on_frame is not None:
+                on_frame(frame, result.findings)  # type: ignore[union-attr]
 
     def _record(self, fr: FileReport, result: PacketResult) -> None:
         rep = self.report

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -22,14 +22,14 @@ from .dissect import packet_dict, packet_tree, render_tree
 from .errors import KeyFileError
 from .inspector import PacketResult
 from .keys import Keyring, build_keyring
-from .rules import RULES, Profile, Severity
-from .sinks.audit_json import render_json, render_jsonl
 from .parallel import audit_parallel, worth_parallel
 from .progress import AuditProgress
 from .progress import wanted as progress_wanted
+from .rules import RULES, Profile, Severity
 from .sinks.annotate import Annotator
-from .sinks.audit_text import render_text
-from .sinks.csv_report import render_csv
+from .sinks.audit_json import iter_json, iter_jsonl_lines
+from .sinks.audit_text import iter_text
+from .sinks.csv_report import iter_csv
 from .sinks.junit import render_junit
 
 EXIT_OK = 0
@@ -183,7 +183,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = _run_audit(args, keyring, inputs)
     out = _open_out(args.output)
     try:
-        out.write(_render(report, args.format, args.fail_on))
+        for chunk in _render(report, args.format, args.fail_on):
+            out.write(chunk)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -191,11 +192,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return exit_code(report, args.fail_on)
 
 
-def _render(report: AuditReport, fmt: str, fail_on: str) -> str:
+def _render(report: AuditReport, fmt: str, fail_on: str) -> Iterable[str]:
+    """The report in chunks: findings stream from the store, so memory stays flat."""
     if fmt == "junit":
-        return render_junit(report, fail_on)
-    renderer = {"text": render_text, "json": render_json, "jsonl": render_jsonl,
-                "csv": render_csv}[fmt]
+        return [render_junit(report, fail_on)]
+    renderer = {"text": iter_text, "json": iter_json, "jsonl": iter_jsonl_lines,
+                "csv": iter_csv}[fmt]
     return renderer(report)
 
 

@@ -49,7 +49,8 @@ def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
         return False
     p = s + 8
     for _ in range(fs + 1):
-        if data[p] == 0xFF or data[p : p + 12] in _BAD_PREFIX:
+        first = data[p]
+        if first == 0xFF or (first == 0 and data[p : p + 12] in _BAD_PREFIX):
             return False
         p += 16
     return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .fastpath import clean_simple_srh
 from .findings import Finding, HmacCheck
 from .frame import Frame
-from .ipv6 import NH_IPV4, NH_IPV6, MAX_NESTING, Ipv4, Ipv6, pull_inner, pull_ipv6
+from .ipv6 import MAX_NESTING, NH_IPV4, NH_IPV6, Ipv4, Ipv6, pull_inner, pull_ipv6
 from .keys import Keyring
 from .linklayer import ipv6_offset_func
 from .rules import Profile
@@ -109,11 +109,12 @@ class Inspector:
             self.srh_packets += 1
             return CLEAN
         try:
-            return self._decode(frame, data, off)
+            return self._decode(frame, data, off, detail)
         except Exception as exc:  # pragma: no cover - a codec bug must not stop an audit
             raise InspectorBug(frame.number, exc) from exc
 
-    def _decode(self, frame: Frame, data: bytes, off: int) -> PacketResult | None:
+    def _decode(self, frame: Frame, data: bytes, off: int, detail: bool = True
+                ) -> PacketResult | None:
         ip = pull_ipv6(data, off, len(data), pad1=self._pad1)
         if ip is None:
             return None
@@ -125,6 +126,8 @@ class Inspector:
             result.layers.append(layer)
             if layer.upper not in (NH_IPV6, NH_IPV4):
                 break
+            if not detail and not _may_hold_srh(data, layer):
+                break  # audit only: an inner packet without extension headers has no SRH
             layer = pull_inner(data, layer, pad1=self._pad1)
             if result.inner is None:
                 result.inner = layer
@@ -139,6 +142,13 @@ class Inspector:
             result.findings = checker.findings
             result.hmacs = checker.hmacs
         return result
+
+
+def _may_hold_srh(data: bytes, outer: Ipv6) -> bool:
+    """Whether the encapsulated packet could carry an SRH (IPv6 with more headers)."""
+    at = outer.upper_offset
+    return (outer.upper == NH_IPV6 and at + 40 <= outer.limit
+            and data[at + 6] in _INTERESTING)
 
 
 class InspectorBug(Exception):  # noqa: N818

@@ -11,6 +11,7 @@ Keys reach the workers through the pool initializer (pickled in memory, never on
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -118,10 +119,8 @@ def worth_parallel(paths: list[str], workers: int) -> bool:
         return False
     total = 0
     for p in paths:
-        try:
+        with contextlib.suppress(OSError):
             total += os.path.getsize(p)
-        except OSError:
-            pass
     return total >= PARALLEL_MIN_BYTES
 
 

@@ -70,7 +70,7 @@ def _rule(
     return Rule(rule_id, severity, profiles, refs, summary)
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741 - table shorthand
 
 _TABLE: tuple[Rule, ...] = (
     _rule("capture.snaplen", I, BOTH, "pcap snaplen", "pcap snaplen",

@@ -32,8 +32,24 @@ def report_dict(report: AuditReport) -> dict[str, object]:
     }
 
 
+def iter_json(report: AuditReport) -> Iterator[str]:
+    """The JSON document in pieces, one finding per line, so memory stays flat."""
+    yield "{\n"
+    yield f'  "profile": {json.dumps(str(report.profile))},\n'
+    summary = json.dumps(report.summary_dict(), indent=2).replace("\n", "\n  ")
+    yield f'  "summary": {summary},\n'
+    yield '  "findings": ['
+    sep = "\n    "
+    for file, f in report.findings:
+        yield sep + json.dumps(finding_dict(file, f))
+        sep = ",\n    "
+    yield "\n  ],\n" if sep != "\n    " else "],\n"
+    files = json.dumps([fr.to_dict() for fr in report.files], indent=2).replace("\n", "\n  ")
+    yield f'  "files": {files}\n}}\n'
+
+
 def render_json(report: AuditReport) -> str:
-    return json.dumps(report_dict(report), indent=2) + "\n"
+    return "".join(iter_json(report))
 
 
 def iter_jsonl(report: AuditReport) -> Iterator[str]:
@@ -44,5 +60,10 @@ def iter_jsonl(report: AuditReport) -> Iterator[str]:
     )
 
 
+def iter_jsonl_lines(report: AuditReport) -> Iterator[str]:
+    for line in iter_jsonl(report):
+        yield line + "\n"
+
+
 def render_jsonl(report: AuditReport) -> str:
-    return "\n".join(iter_jsonl(report)) + "\n"
+    return "".join(iter_jsonl_lines(report))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..audit import STATUS_OK, AuditReport
 from ..rules import RULES
 
 
 def render_text(report: AuditReport) -> str:
+    return "".join(iter_text(report))
+
+
+def iter_text(report: AuditReport) -> Iterator[str]:
+    """The report line by line; findings stream from the store without a full copy."""
     s = report.summary_dict()
     hm = s["hmac"]
     assert isinstance(hm, dict)
@@ -26,10 +33,12 @@ def render_text(report: AuditReport) -> str:
             lines.append(f"  {rule.severity.label:<8} {rule_id:<28} {count:>8}")
         lines.append("")
         lines.append("Findings:")
+        yield from (line + "\n" for line in lines)
+        lines = []
         for file, f in report.findings:
-            lines.append(
+            yield (
                 f"  {file} frame {f.frame}: {f.severity.label} {f.rule} at offset "
-                f"{f.offset}: {f.message} [{f.ref}]"
+                f"{f.offset}: {f.message} [{f.ref}]\n"
             )
         if report.findings_dropped:
             lines.append(
@@ -54,4 +63,4 @@ def render_text(report: AuditReport) -> str:
             f"{fr.findings} findings, {state}"
         )
         lines.extend(f"    note: {note}" for note in fr.notes)
-    return "\n".join(lines) + "\n"
+    yield from (line + "\n" for line in lines)

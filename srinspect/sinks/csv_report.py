@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from ..audit import AuditReport
 
@@ -11,10 +12,18 @@ COLUMNS = ("file", "frame", "rule", "severity", "offset", "length", "field", "me
 
 
 def render_csv(report: AuditReport) -> str:
+    return "".join(iter_csv(report))
+
+
+def iter_csv(report: AuditReport) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for file, f in report.findings:
+        if out.tell() > 1 << 16:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         writer.writerow((file, f.frame, f.rule, f.severity.label, f.offset, f.length, f.field,
                          f.message, f.ref))
-    return out.getvalue()
+    yield out.getvalue()

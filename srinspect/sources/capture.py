@@ -19,7 +19,7 @@ from typing import BinaryIO, Protocol
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
 from srinspect.sources.pcap import ByteStream, PcapReader, is_pcap_magic
-from srinspect.sources.pcapng import BT_SHB, InterfaceStats, PcapngReader
+from srinspect.sources.pcapng import BT_SHB, Interface, InterfaceStats, PcapngReader
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = BT_SHB.to_bytes(4, "big")  # 0A 0D 0D 0A, the same in both byte orders
@@ -74,6 +74,14 @@ class CaptureReader:
     def interface_stats(self) -> dict[int, InterfaceStats]:
         """Latest pcapng ISB counters per interface; always empty for classic pcap."""
         return dict(self._reader.interface_stats)
+
+    @property
+    def interfaces(self) -> list[Interface]:
+        """pcapng interfaces (IDBs) of the current section so far; empty for classic pcap.
+
+        Live captures map interface indexes to names through these (dumpcap writes if_name).
+        """
+        return list(getattr(self._reader, "interfaces", ()))
 
     def __iter__(self) -> Iterator[Frame]:
         # The reader's own generator, not a wrapper: a wrapping loop would cost ~10% speed.

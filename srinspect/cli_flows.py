@@ -1,0 +1,544 @@
+"""``srinspect flows`` and ``srinspect watch``: the flow table and its event stream.
+
+This is an I/O edge: it opens the source (file, replay or live dumpcap), runs the frames
+through ``FlowMonitor`` (sans-I/O) and writes the result. ``flows`` prints the table when
+the source ends (end of file, ``--duration``, or Ctrl-C); ``watch`` writes one event per
+line as they happen, for scripts.
+
+Ctrl-C is the normal way to end a live capture: the first one asks dumpcap to stop (it then
+flushes what it captured and reports its drops), the table or the final stats are printed
+and the exit status is 0. A second Ctrl-C aborts at once (status 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TextIO
+
+from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .errors import CaptureFormatError
+from .events import PROTO_NAMES, FlowEvent, addr_text
+from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
+from .inspector import Inspector
+from .linkload import LinkLoad, segment_pairs
+from .sources.live import CaptureError, FileSource, InterfaceDrops, LiveSource, Source
+
+SORT_KEYS: dict[str, Callable[[Flow], object]] = {
+    "packets": lambda f: (-f.packets, f.id),
+    "bytes": lambda f: (-f.bytes, f.id),
+    "first": lambda f: (f.first_seen, f.id),
+    "last": lambda f: (-f.last_seen, f.id),
+    "changes": lambda f: (-f.change_count, f.id),
+}
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-r", "--read", metavar="PCAP", dest="read",
+                     help="read a capture file (pcap/pcapng, gzip, - for stdin)")
+    src.add_argument("-i", "--interface", metavar="IFACE", dest="interfaces",
+                     action="append", default=[],
+                     help="capture live on IFACE (repeatable: one capture with all of them); "
+                          "needs dumpcap and root or capture capabilities")
+    p.add_argument("-f", "--filter", metavar="BPF", dest="bpf",
+                   help="BPF capture filter (libpcap syntax) applied to every interface; "
+                        "with -r it is applied through tcpdump")
+    p.add_argument("--replay", action="store_true",
+                   help="with -r: deliver frames at their recorded pace (like live)")
+    p.add_argument("--speed", type=_positive, default=1.0,
+                   help="replay speed factor (default 1.0)")
+    p.add_argument("--duration", type=_positive, metavar="S",
+                   help="stop after S seconds (wall time when live/replaying, capture time "
+                        "when reading a file)")
+    p.add_argument("-s", "--snaplen", type=int, default=0, metavar="BYTES",
+                   help="live: bytes kept per frame (default: dumpcap's, whole frames)")
+    p.add_argument("--buffer-mb", type=_count, default=64, metavar="MB",
+                   help="live: kernel capture buffer per interface (dumpcap -B, default 64)")
+    p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
+                   help="flow table size; the least recently seen flow is evicted (counted) "
+                        "beyond it (default 65536)")
+    p.add_argument("--idle-timeout", type=_positive, default=60.0, metavar="S",
+                   help="forget flows idle this long, capture time (default 60)")
+    p.add_argument("--window", type=_positive, default=5.0, metavar="S",
+                   help="sliding window for rates (default 5 s)")
+    add_profile_and_keys(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    flows = sub.add_parser(
+        "flows", help="SRv6 flow table: segment paths, counters, rates, path changes",
+        description="Group SRv6 packets into flows keyed on outer source, final destination "
+                    "(Segment List[0]) and inner 5-tuple, and print the table at the end of "
+                    "the capture (end of file, --duration, or Ctrl-C for live capture): "
+                    "per flow its segment list, packets, bytes, rates, path changes, "
+                    "findings and HMAC status; link load per interface and per segment pair.",
+        epilog="Exit codes: 0 ok (also after Ctrl-C), 2 usage, capture or input error.")
+    _add_common(flows)
+    flows.add_argument("--format", choices=("text", "json"), default="text")
+    flows.add_argument("--sort", choices=tuple(SORT_KEYS), default="packets",
+                       help="order of flows in the text output (default packets)")
+    flows.add_argument("--top", type=_count, metavar="N", help="show only the first N flows")
+    flows.set_defaults(func=cmd_flows)
+
+    watch = sub.add_parser(
+        "watch", help="stream flow events (flow-new, path-change, finding, stats) as lines",
+        description="Headless event stream for scripts: one line per event, JSON with "
+                    "--format jsonl. Events: start, flow-new, path-change, finding, flow-end, "
+                    "stats (every --stats-interval seconds of capture time, or wall time "
+                    "when live or replaying; a final one with drop counts). Consumers should "
+                    "ignore event kinds they do not know.",
+        epilog="Exit codes: 0 ok (also after Ctrl-C), 2 usage, capture or input error.")
+    _add_common(watch)
+    watch.add_argument("--format", choices=("text", "jsonl"), default="text")
+    watch.add_argument("--stats-interval", type=_positive, default=1.0, metavar="S",
+                       help="seconds between stats events (default 1)")
+    watch.add_argument("--no-stats", action="store_true", help="no periodic stats events")
+    watch.set_defaults(func=cmd_watch)
+
+
+# --- running a source through the monitor ---------------------------------------------------
+
+
+def open_source(args: argparse.Namespace) -> Source:
+    """The Source the arguments ask for (started, for live); CaptureError when it cannot."""
+    if args.interfaces:
+        if args.replay:
+            raise CaptureError("--replay only applies to -r")
+        return LiveSource(args.interfaces, bpf=args.bpf, duration=args.duration,
+                          snaplen=args.snaplen, buffer_mb=args.buffer_mb).start()
+    if args.read is None:
+        raise CaptureError("give a capture file (-r PCAP) or interfaces (-i IFACE ...)")
+    return FileSource(args.read, replay=args.replay, speed=args.speed, bpf=args.bpf,
+                      duration=args.duration)
+
+
+@contextmanager
+def _graceful_sigint(source: Source) -> Iterator[list[bool]]:
+    """First Ctrl-C: stop the source (output still happens); second: KeyboardInterrupt."""
+    hit = [False]
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if hit[0]:
+            raise KeyboardInterrupt
+        hit[0] = True
+        source.stop()
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        yield hit
+        return
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class Session:
+    """One run: source -> FlowMonitor, with optional event and stats callbacks."""
+
+    def __init__(self, args: argparse.Namespace, source: Source, *, events: bool) -> None:
+        self.args = args
+        self.source = source
+        self.table = FlowTable(max_flows=args.max_flows, idle_timeout=args.idle_timeout,
+                               rate_window=args.window, events=events)
+        self.decoder = FlowDecoder(Inspector(args.profile, load_keys(args)))
+        self.links = LinkLoad(window=args.window)
+        self.monitor = FlowMonitor(self.table, self.decoder, self.links)
+        self.names: dict[int, str] = {}
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.wall_start = time.time()
+        self.wall_end: float | None = None
+        self.interrupted = False
+
+    def name(self, index: int) -> str:
+        name = self.names.get(index)
+        if name is None:
+            name = self.source.interface(index).name if index >= 0 else "overflow"
+        return name
+
+    def _declare(self, index: int) -> None:
+        info = self.source.interface(index)
+        self.names[index] = info.name
+        self.links.declare(index, info.name, info.linktype, info.mac)
+
+    def run(self, on_events: Callable[[list[FlowEvent]], None] | None = None,
+            on_stats: Callable[[float], None] | None = None, stats_interval: float = 1.0
+            ) -> None:
+        """Feed every frame; call ``on_events`` with each batch of table events and
+        ``on_stats(now)`` every ``stats_interval`` (capture time; the source's wall-clock
+        tick for paced sources)."""
+        source = self.source
+        table = self.table
+        links_add = self.links.add
+        decode = self.decoder.decode
+        add = table.add
+        declared = self.links.known
+        paced = source.paced
+        next_stats = float("inf")
+        capture_stats = on_stats is not None and not paced
+        if on_stats is not None and paced:
+            def tick(now: float) -> None:
+                table.expire(now)
+                if on_events is not None and table.has_events:
+                    on_events(table.drain())
+                on_stats(now)
+            source.set_tick(tick, stats_interval)
+        first = True
+        ts = 0.0
+        with _graceful_sigint(source) as hit:
+            try:
+                for frame in source:
+                    ts = frame.ts
+                    if first:
+                        first = False
+                        self.first_ts = ts
+                        next_stats = ts + stats_interval
+                    if not declared(frame.interface):
+                        self._declare(frame.interface)
+                    links_add(frame)
+                    decoded = decode(frame)
+                    if decoded is not None:
+                        add(ts, frame.interface, decoded[0], decoded[1], decoded[2],
+                            frame.number)
+                        if on_events is not None and table.has_events:
+                            on_events(table.drain())
+                    if capture_stats and ts >= next_stats:
+                        while next_stats <= ts:
+                            next_stats += stats_interval
+                        on_stats(ts)
+            finally:
+                source.set_tick(None)
+                self.interrupted = hit[0]
+                if not first:
+                    self.last_ts = ts
+                self.wall_end = time.time()
+        if on_events is not None and table.has_events:
+            on_events(table.drain())
+
+    @property
+    def now(self) -> float:
+        """"Now" for final rates: wall clock for live capture, else the last frame's time."""
+        if isinstance(self.source, LiveSource) and self.wall_end is not None:
+            return self.wall_end
+        return self.last_ts if self.last_ts is not None else 0.0
+
+    def capture_dict(self, now: float) -> dict[str, object]:
+        drops = self.source.drops()
+        return {
+            "source": self.source.name,
+            "live": isinstance(self.source, LiveSource),
+            "filter": self.args.bpf,
+            "frames": self.decoder.frames,
+            "srv6_packets": self.decoder.srv6,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "interrupted": self.interrupted,
+            "drops": [d.to_dict() for d in drops] if drops else None,
+            "unsupported_linktypes": dict(self.decoder.inspector.unsupported_linktypes),
+        }
+
+    def links_list(self, now: float) -> list[dict[str, object]]:
+        return [r.to_dict() for r in self.links.links(now)]
+
+    def pairs_list(self, now: float) -> list[dict[str, object]]:
+        return [p.to_dict() for p in segment_pairs(self.table.paths(), now)]
+
+
+def _run_command(args: argparse.Namespace, body: Callable[[Source], int]) -> int:
+    try:
+        source = open_source(args)
+    except CaptureError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CaptureFormatError as exc:
+        print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return body(source)
+    except CaptureError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        source.close()
+
+
+def _input_error(session: Session, exc: CaptureFormatError) -> int:
+    print(f"srinspect: {session.source.name}: {exc}; the table holds the "
+          f"{session.decoder.frames} frames before it", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# --- flows ----------------------------------------------------------------------------------
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    def body(source: Source) -> int:
+        session = Session(args, source, events=False)
+        status = EXIT_OK
+        try:
+            session.run()
+        except CaptureFormatError as exc:
+            status = _input_error(session, exc)
+        now = session.now
+        flows = sorted(session.table, key=SORT_KEYS[args.sort])
+        if args.top:
+            flows = flows[: args.top]
+        out = sys.stdout
+        if args.format == "json":
+            data = {"capture": session.capture_dict(now), "table": session.table.stats(),
+                    "now": now, "flows": [f.to_dict(now, session.name) for f in flows],
+                    "links": session.links_list(now), "segment_pairs": session.pairs_list(now)}
+            out.write(json.dumps(data, indent=2) + "\n")
+        else:
+            out.write(render_flows_text(session, flows, now))
+        out.flush()
+        _warn_drops(source.drops())
+        return status
+
+    return _run_command(args, body)
+
+
+def _warn_drops(drops: list[InterfaceDrops]) -> None:
+    for d in drops:
+        if d.dropped:
+            print(f"srinspect: warning: {d.interface}: the capture dropped {d.dropped} of "
+                  f"{d.received} packets ({d.origin}); counts are low", file=sys.stderr)
+
+
+def _ts(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+
+
+def _si(value: float, unit: str) -> str:
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.1f} {prefix}{unit}"
+    return f"{value:.1f} {unit}" if value % 1 else f"{int(value)} {unit}"
+
+
+def _endpoint(addr: bytes, port: int, proto: int) -> str:
+    text = addr_text(addr)
+    if proto in (6, 17, 132, 136):
+        return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+    return text
+
+
+def flow_title(flow: Flow) -> str:
+    src, final, isrc, idst, proto, sport, dport = flow.key
+    name = PROTO_NAMES.get(proto, f"proto {proto}")
+    extra = f" type {sport} code {dport}" if proto in (1, 58) else ""
+    if isrc:
+        return (f"{name} {_endpoint(isrc, sport, proto)} -> {_endpoint(idst, dport, proto)}"
+                f"{extra}  (encapsulated by {addr_text(src)})")
+    return (f"{name} {_endpoint(src, sport, proto)} -> {_endpoint(final, dport, proto)}"
+            f"{extra}  (inline SRH)")
+
+
+def _path_text(segments: tuple[bytes, ...], active: bytes | None = None) -> str:
+    return " > ".join(addr_text(s) + ("*" if s == active else "") for s in reversed(segments))
+
+
+def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
+    table = session.table
+    cap = session.capture_dict(now)
+    lines = []
+    span = ""
+    if session.first_ts is not None and session.last_ts is not None:
+        span = f", {session.last_ts - session.first_ts:.3f} s of capture"
+    lines.append(f"srinspect flows: {cap['source']}{' (live)' if cap['live'] else ''}{span}")
+    lines.append(f"  {cap['frames']} frames, {cap['srv6_packets']} SRv6 packets, "
+                 f"{len(table)} flows shown of {table.created} seen "
+                 f"({table.expired} expired idle, {table.evicted} evicted at "
+                 f"--max-flows {table.max_flows}), {table.path_changes} path changes")
+    drops = session.source.drops()
+    if drops:
+        lines.append("  capture drops: " + ", ".join(
+            f"{d.interface} {d.dropped if d.dropped is not None else '?'} of "
+            f"{d.received if d.received is not None else '?'}" for d in drops))
+    elif cap["live"]:
+        lines.append("  capture drops: not reported (dumpcap did not stop cleanly)")
+    if not flows:
+        lines.append("")
+        lines.append("no SRv6 flows")
+    for flow in flows:
+        info = flow.info
+        pps, bps = flow.rate(now)
+        dur = flow.last_seen - flow.first_seen
+        lines.append("")
+        lines.append(f"#{flow.id} {flow_title(flow)}")
+        srh = (f"SL {info.segments_left}, flags 0x{info.flags:02x}, tag {info.tag}"
+               if info.has_srh and info.flags is not None else "no SRH (SID in the DA)")
+        lines.append(f"   path     {addr_text(flow.key[0])} > "
+                     f"{_path_text(flow.segments, info.active)}   [{srh}]")
+        avg = f", avg {_si(flow.packets / dur, 'pkt/s')}" if dur > 0 else ""
+        lines.append(f"   traffic  {flow.packets} pkts, {_si(flow.bytes, 'B')}; now "
+                     f"{_si(pps, 'pkt/s')}, {_si(bps, 'bit/s')}{avg}; "
+                     f"{_ts(flow.first_seen)} - {_ts(flow.last_seen)}")
+        for point in flow.points.values():
+            where = session.name(point.interface)
+            p_info = point.info
+            sl = p_info.segments_left if p_info.segments_left is not None else "-"
+            lines.append(f"   seen on  {where}: {point.packets} pkts, active "
+                         f"{addr_text(p_info.active)}, SL {sl}")
+        if flow.change_count:
+            lines.append(f"   path changes: {flow.change_count}")
+            for ch in flow.changes:
+                lines.append(f"     {_ts(ch.ts)} on {session.name(ch.interface)}: "
+                             f"{_path_text(ch.old)}  =>  {_path_text(ch.new)}")
+        if flow.findings:
+            lines.append("   findings: " + ", ".join(
+                f"{rule} x{n}" for rule, n in sorted(flow.findings.items())))
+        if flow.hmac:
+            lines.append("   hmac: " + ", ".join(f"{s} x{n}" for s, n in flow.hmac.items()))
+    link_rates = session.links.links(now)
+    if link_rates:
+        lines.append("")
+        lines.append("link load (all frames, link layer)")
+        lines.append(f"  {'INTERFACE':<16} {'DIR':<4} {'PACKETS':>10} {'BYTES':>12} "
+                     f"{'PKT/S':>12} {'BIT/S':>14}")
+        for r in link_rates:
+            lines.append(f"  {r.interface:<16} {r.direction:<4} {r.packets:>10} {r.bytes:>12} "
+                         f"{r.pps:>12.1f} {r.bps:>14.1f}")
+    pairs = segment_pairs(table.paths(), now)
+    if pairs:
+        lines.append("")
+        lines.append("segment pairs (SRv6 traffic of the flows in the table, IP layer)")
+        lines.append(f"  {'FROM':<28} {'TO':<28} {'PACKETS':>10} {'PKT/S':>12} "
+                     f"{'BIT/S':>14} {'FLOWS':>5}")
+        for p in pairs:
+            lines.append(f"  {addr_text(p.a):<28} {addr_text(p.b):<28} {p.packets:>10} "
+                         f"{p.pps:>12.1f} {p.bps:>14.1f} {p.flows:>5}")
+    return "\n".join(lines) + "\n"
+
+
+# --- watch ----------------------------------------------------------------------------------
+
+
+class EventWriter:
+    """Writes events as JSON lines or one-line text, flushing per batch (for pipes)."""
+
+    def __init__(self, out: TextIO, fmt: str, session: Session) -> None:
+        self.out = out
+        self.jsonl = fmt == "jsonl"
+        self.session = session
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.jsonl:
+            self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        else:
+            self.out.write(render_event_text(record) + "\n")
+
+    def events(self, batch: list[FlowEvent]) -> None:
+        for ev in batch:
+            self.write(ev.to_dict(self.session.name))
+        self.out.flush()
+
+    def stats(self, now: float, final: bool = False) -> None:
+        s = self.session
+        record: dict[str, object] = {
+            "event": "stats", "ts": now, "frames": s.decoder.frames,
+            "srv6_packets": s.decoder.srv6, "flows": len(s.table), **{
+                k: v for k, v in s.table.stats().items() if k not in ("flows", "packets")},
+            "links": s.links_list(now),
+        }
+        if final:
+            drops = s.source.drops()
+            record["final"] = True
+            record["interrupted"] = s.interrupted
+            record["drops"] = [d.to_dict() for d in drops] if drops else None
+            record["segment_pairs"] = s.pairs_list(now)
+        self.write(record)
+        self.out.flush()
+
+
+def render_event_text(ev: dict[str, object]) -> str:
+    kind = ev["event"]
+    ts = ev.get("ts")
+    head = f"{_ts(ts) if isinstance(ts, float) else '-':<12} {kind:<11}"
+    flow = ev.get("flow")
+    fid = f"#{flow['id']}" if isinstance(flow, dict) else ""
+    if kind == "flow-new" and isinstance(flow, dict):
+        who = (f"{flow['inner_source']} -> {flow['inner_destination']}"
+               if flow["inner_source"] else f"{flow['source']} -> {flow['final_destination']}")
+        return (f"{head} {fid} {flow['protocol_name']} {who} ports {flow['source_port']}/"
+                f"{flow['destination_port']} from {flow['source']} via "
+                f"{' > '.join(ev['path'])} on {ev['interface']}")  # type: ignore[arg-type]
+    if kind == "path-change":
+        return (f"{head} {fid} {' > '.join(ev['old'])}  =>  "  # type: ignore[arg-type]
+                f"{' > '.join(ev['new'])} on {ev['interface']}")  # type: ignore[arg-type]
+    if kind == "finding":
+        return (f"{head} {fid} {ev['severity']} {ev['rule']}: {ev['message']} "
+                f"(frame {ev['frame']}, {ev['interface']})")
+    if kind == "flow-end":
+        return f"{head} {fid} {ev['reason']} after {ev['packets']} pkts, {ev['bytes']} B"
+    if kind == "stats":
+        links = "; ".join(f"{lk['interface']} {lk['direction']} {_si(lk['pps'], 'pkt/s')} "
+                          f"{_si(lk['bps'], 'bit/s')}"
+                          for lk in ev.get("links", []))  # type: ignore[union-attr]
+        text = (f"{head} frames {ev['frames']}, SRv6 {ev['srv6_packets']}, flows {ev['flows']}"
+                f" (evicted {ev['evicted']})" + (f" | {links}" if links else ""))
+        if ev.get("final"):
+            drops = ev.get("drops")
+            if isinstance(drops, list):
+                text += " | drops " + ", ".join(f"{d['interface']} {d['dropped']}"
+                                                for d in drops)
+            else:
+                text += " | drops unknown"
+        return text
+    if kind == "start":
+        return f"{head} {ev.get('source')} {ev.get('interfaces') or ''}".rstrip()
+    return f"{head} {json.dumps(ev)}"
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    def body(source: Source) -> int:
+        session = Session(args, source, events=True)
+        writer = EventWriter(sys.stdout, args.format, session)
+        live = isinstance(source, LiveSource)
+        writer.write({"event": "start", "ts": time.time() if live else None,
+                      "source": source.name, "live": live, "filter": args.bpf,
+                      "interfaces": list(args.interfaces) or None})
+        sys.stdout.flush()
+        status = EXIT_OK
+        try:
+            session.run(writer.events, None if args.no_stats else writer.stats,
+                        args.stats_interval)
+        except CaptureFormatError as exc:
+            status = _input_error(session, exc)
+        now = time.time() if live else (session.last_ts or 0.0)
+        writer.stats(now, final=True)
+        _warn_drops(source.drops())
+        return status
+
+    return _run_command(args, body)

@@ -1,0 +1,630 @@
+"""The flow table: per SRv6 flow, its segment list, counters, rates and path changes.
+
+Sans-I/O (EXAMPLES.md, aioquic's "time is a parameter"): ``FlowTable`` never reads a clock.
+Every time it uses is a capture timestamp handed in by the caller, so replaying a capture
+gives exactly the table and the events the live run gave.
+
+A flow is keyed on (outer source, final destination = Segment List[0], inner 5-tuple when
+encapsulated, else protocol and ports). The Destination Address is deliberately *not* part of
+the key: it is the active segment and changes at every SR endpoint, so a flow captured on
+several links of its path is still one flow there, with one capture point per interface.
+
+A *path change* is a change of the segment list, never of Segments Left or the active
+segment, which change hop by hop. With captures on several links, the links see the old
+and the new list at slightly different times (packets in flight); so a change is reported
+only when a capture point sees a list different both from what *that point* saw before and
+from the flow's current list. A downstream link still carrying old packets after the
+upstream one switched therefore causes no flapping old/new/old reports.
+
+SRv6 without an SRH (an inner packet behind Next Header 41/4 with a single SID or uSID
+carrier as the DA) is an SRv6 flow whose segment list is ``[DA]``.
+
+Everything is bounded (style guide: "put a bound on everything an attacker controls"):
+flows (idle timeout, then LRU eviction at ``max_flows``, counted), capture points per flow,
+path history per flow, the pending event queue, and the decoded-header cache.
+
+Exported field names follow the RFC 9487 IPFIX information elements where one exists
+(``srhSegmentIPv6BasicList``, ``srhActiveSegmentIPv6``, ``srhSegmentsIPv6Left``,
+``srhFlagsIPv6``, ``srhTagIPv6``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .events import (
+    FindingSeen,
+    FlowEnded,
+    FlowEvent,
+    FlowKey,
+    FlowStarted,
+    PathChanged,
+    addr_text,
+    key_dict,
+    travel_order,
+)
+from .findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from .frame import Frame
+from .inspector import Inspector, PacketResult
+from .ipv6 import NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
+from .linkload import LinkLoad, RateWindow
+
+__all__ = [
+    "FlowDecoder", "FlowKey", "FlowMonitor", "FlowTable", "Flow", "Path", "PathChange",
+    "SrInfo", "info_from_result", "key_from_result",
+]
+
+# Worst first: the HMAC status a packet with several HMAC TLVs is summarised by.
+_HMAC_ORDER = (HMAC_MISMATCH, HMAC_MALFORMED, HMAC_UNKNOWN_KEY, HMAC_VERIFIED)
+_OVERFLOW_POINT = -1  # capture point that absorbs interfaces beyond max_points
+
+
+@dataclass(frozen=True, slots=True)
+class SrInfo:
+    """What the SR headers of a packet say: identical for every packet with the same bytes.
+
+    Shared (and cached by ``FlowDecoder``) between packets, so the table can tell "same
+    header as last time" by identity. ``segments`` is the Segment List in SRH order
+    (``(DA,)`` for SRv6 without SRH); ``active`` is the DA (the active segment at the
+    capture point); ``hmac`` the worst HMAC status of the packet, None without HMAC TLV.
+    """
+
+    segments: tuple[bytes, ...]
+    active: bytes
+    segments_left: int | None
+    flags: int | None
+    tag: int | None
+    has_srh: bool
+    findings: tuple[Finding, ...] = ()
+    hmac: str | None = None
+
+
+def info_from_result(result: PacketResult) -> SrInfo:
+    """The SrInfo of a decoded packet (the steering SRH is the first of the outer chain)."""
+    ip = result.ip
+    srh = result.srh
+    hmac = None
+    if result.hmacs:
+        statuses = {h.status for h in result.hmacs}
+        hmac = next((s for s in _HMAC_ORDER if s in statuses), result.hmacs[0].status)
+    if srh is not None and srh.segments:
+        return SrInfo(tuple(srh.segments), ip.dst, srh.segments_left, srh.flags,
+                      srh.reserved, True, tuple(result.findings), hmac)
+    return SrInfo((ip.dst,), ip.dst, srh.segments_left if srh else None,
+                  srh.flags if srh else None, srh.reserved if srh else None, srh is not None,
+                  tuple(result.findings), hmac)
+
+
+def key_from_result(result: PacketResult) -> FlowKey:
+    """The flow key of a decoded packet (see the module docstring)."""
+    ip = result.ip
+    srh = result.srh
+    final = srh.segments[0] if srh is not None and srh.segments else ip.dst
+    data = result.frame.data
+    inner = result.inner
+    if inner is not None:
+        proto, sport, dport = transport_ports(data, inner)
+        return (ip.src, final, inner.src, inner.dst, proto, sport, dport)
+    if ip.upper in (NH_IPV6, NH_IPV4):  # encapsulated, but the inner header is cut short
+        return (ip.src, final, b"", b"", ip.upper, 0, 0)
+    proto, sport, dport = transport_ports(data, ip)
+    return (ip.src, final, b"", b"", proto, sport, dport)
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """One path change of a flow: capture time, lists (SRH order), where it was seen."""
+
+    ts: float
+    old: tuple[bytes, ...]
+    new: tuple[bytes, ...]
+    interface: int
+
+
+class Path:
+    """Traffic along one hop sequence: outer source, the segments in travel order, and the
+    inner destination when encapsulated (decapsulation at Segment List[0] hands the packet
+    on). Shared by all capture points whose current list gives these hops; freed when none
+    refers to it. ``segment_pairs`` in linkload sums these onto hop pairs.
+    """
+
+    __slots__ = ("hops", "packets", "bytes", "window", "flows", "last_seen")
+
+    def __init__(self, hops: tuple[bytes, ...], window: RateWindow) -> None:
+        self.hops = hops
+        self.packets = 0
+        self.bytes = 0
+        self.window = window
+        self.flows = 0  # capture points (of any flow) currently on this path
+        self.last_seen = 0.0
+
+
+class Point:
+    """A flow as seen at one capture point (interface): its last header and counters."""
+
+    __slots__ = ("interface", "info", "segments", "path", "packets", "bytes", "last_seen")
+
+    def __init__(self, interface: int, info: SrInfo, path: Path) -> None:
+        self.interface = interface
+        self.info = info
+        self.segments = info.segments
+        self.path = path
+        self.packets = 0
+        self.bytes = 0
+        self.last_seen = 0.0
+
+
+class Flow:
+    """One flow. ``segments`` is the current Segment List (SRH order); ``info`` the SR
+    header of its latest packet (active segment, SL, flags, tag at the capture point).
+    ``findings`` and ``hmac`` count packets per rule id / HMAC status (None until one).
+    """
+
+    __slots__ = ("id", "key", "segments", "info", "first_seen", "last_seen", "packets",
+                 "bytes", "window", "points", "changes", "change_count", "findings", "hmac")
+
+    def __init__(self, flow_id: int, key: FlowKey, info: SrInfo, ts: float,
+                 window: RateWindow, max_history: int) -> None:
+        self.id = flow_id
+        self.key = key
+        self.segments = info.segments
+        self.info = info
+        self.first_seen = ts
+        self.last_seen = ts
+        self.packets = 0
+        self.bytes = 0
+        self.window = window
+        self.points: dict[int, Point] = {}
+        self.changes: deque[PathChange] = deque(maxlen=max_history)
+        self.change_count = 0
+        self.findings: dict[str, int] | None = None
+        self.hmac: dict[str, int] | None = None
+
+    @property
+    def path(self) -> list[bytes]:
+        """The current segments in travel order (first segment first)."""
+        return list(reversed(self.segments))
+
+    def rate(self, now: float) -> tuple[float, float]:
+        """(packets/s, bits/s) over the table's sliding window ending at ``now``."""
+        pps, byps = self.window.rate(now)
+        return pps, byps * 8
+
+    def to_dict(self, now: float, name: Callable[[int], str] = lambda i: f"if{i}"
+                ) -> dict[str, object]:
+        """Export: RFC 9487 names for the SRH fields, rates at ``now`` (capture time)."""
+        info = self.info
+        pps, bps = self.rate(now)
+        duration = self.last_seen - self.first_seen
+        out = key_dict(self.id, self.key)
+        out.update({
+            "srh": info.has_srh,
+            "srhSegmentIPv6BasicList": [addr_text(s) for s in self.segments],
+            "path": travel_order(self.segments),
+            "srhActiveSegmentIPv6": addr_text(info.active),
+            "srhSegmentsIPv6Left": info.segments_left,
+            "srhFlagsIPv6": info.flags,
+            "srhTagIPv6": info.tag,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "pps": round(pps, 3),
+            "bps": round(bps, 3),
+            "avg_pps": round(self.packets / duration, 3) if duration > 0 else None,
+            "avg_bps": round(self.bytes * 8 / duration, 3) if duration > 0 else None,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "capture_points": [
+                {"interface": name(p.interface) if p.interface >= 0 else "overflow",
+                 "packets": p.packets, "bytes": p.bytes,
+                 "srhActiveSegmentIPv6": addr_text(p.info.active),
+                 "srhSegmentsIPv6Left": p.info.segments_left,
+                 "path": travel_order(p.segments)}
+                for p in self.points.values()],
+            "findings": dict(sorted(self.findings.items())) if self.findings else {},
+            "hmac": dict(self.hmac) if self.hmac else {},
+            "path_changes": self.change_count,
+            "path_history": [{"ts": c.ts, "old": travel_order(c.old),
+                              "new": travel_order(c.new), "interface": name(c.interface)}
+                             for c in self.changes],
+        })
+        return out
+
+
+class FlowTable:
+    """SRv6 flows keyed on (outer source, final destination, inner 5-tuple).
+
+    Feed it with ``update(result)`` (a decoded PacketResult) or, on the hot path, with
+    ``add(ts, interface, key, info, nbytes)`` as ``FlowDecoder`` produces them. Events
+    (``FlowStarted``, ``PathChanged``, ``FindingSeen``, ``FlowEnded``) queue up; take them
+    with ``drain()`` after each update (the queue is bounded; overflow is counted in
+    ``events_dropped``). Idle flows expire on capture time (checked at most once per
+    ``sweep_interval`` of capture time, or when the caller calls ``expire(now)``); when
+    ``max_flows`` is reached the least recently seen flow is evicted and counted.
+    """
+
+    def __init__(self, *, max_flows: int = 65536, idle_timeout: float = 60.0,
+                 rate_window: float = 5.0, rate_buckets: int = 10, max_history: int = 16,
+                 max_points: int = 16, max_pending_events: int = 10000,
+                 events: bool = True, sweep_interval: float = 1.0) -> None:
+        if max_flows < 1:
+            raise ValueError("max_flows must be at least 1")
+        self.max_flows = max_flows
+        self.idle_timeout = idle_timeout
+        self.rate_window = rate_window
+        self.rate_buckets = rate_buckets
+        self.max_history = max_history
+        self.max_points = max_points
+        self.max_pending_events = max_pending_events
+        self.sweep_interval = sweep_interval
+        self._events_on = events
+        self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()
+        self._paths: dict[tuple[bytes, ...], Path] = {}
+        self._pending: list[FlowEvent] = []
+        self._next_id = 1
+        self._next_sweep = float("-inf")
+        #: Counters: packets taken, flows created / expired (idle) / evicted (table full),
+        #: events lost because nobody drained them.
+        self.packets = 0
+        self.created = 0
+        self.expired = 0
+        self.evicted = 0
+        self.events_dropped = 0
+        self.path_changes = 0
+        self.last_ts = 0.0
+
+    # --- feeding --------------------------------------------------------------------------
+
+    def update(self, result: PacketResult, interface: int | None = None) -> Flow:
+        """Account one decoded SRv6 packet (convenience form of ``add``)."""
+        frame = result.frame
+        nbytes = max(frame.orig_len - result.ip.offset, 0)
+        return self.add(frame.ts, frame.interface if interface is None else interface,
+                        key_from_result(result), info_from_result(result), nbytes,
+                        frame.number)
+
+    def add(self, ts: float, interface: int, key: FlowKey, info: SrInfo, nbytes: int,
+            frame: int = 0) -> Flow:
+        """Account one packet of ``nbytes`` IP-layer bytes captured at ``ts`` on ``interface``.
+
+        The hot path: a dict lookup, an LRU touch, counters, two window updates. Everything
+        else (new flow, new header at a capture point, findings) is a rarer branch.
+        """
+        self.packets += 1
+        if ts > self.last_ts:
+            self.last_ts = ts
+            if ts >= self._next_sweep:
+                self._next_sweep = ts + self.sweep_interval
+                self.expire(ts)
+        flows = self._flows
+        flow = flows.get(key)
+        if flow is None:
+            flow = self._new_flow(ts, interface, key, info, frame)
+        else:
+            flows.move_to_end(key)
+        flow.last_seen = ts
+        flow.packets += 1
+        flow.bytes += nbytes
+        flow.window.add(ts, nbytes)
+        flow.info = info
+        point = flow.points.get(interface)
+        if point is None or point.info is not info:
+            point = self._header(flow, point, ts, interface, info)
+        point.packets += 1
+        point.bytes += nbytes
+        point.last_seen = ts
+        path = point.path
+        path.packets += 1
+        path.bytes += nbytes
+        path.last_seen = ts
+        path.window.add(ts, nbytes)
+        if info.findings:
+            self._findings(flow, ts, interface, info, frame)
+        if info.hmac is not None:
+            counts = flow.hmac
+            if counts is None:
+                counts = flow.hmac = {}
+            counts[info.hmac] = counts.get(info.hmac, 0) + 1
+        return flow
+
+    def _new_flow(self, ts: float, interface: int, key: FlowKey, info: SrInfo,
+                  frame: int) -> Flow:
+        flows = self._flows
+        while len(flows) >= self.max_flows:
+            _, old = flows.popitem(last=False)
+            self.evicted += 1
+            self._release(old, ts, "evicted")
+        flow = Flow(self._next_id, key, info, ts,
+                    RateWindow(self.rate_window, self.rate_buckets), self.max_history)
+        self._next_id += 1
+        flows[key] = flow
+        self.created += 1
+        if self._events_on:
+            self._emit(FlowStarted(ts, flow.id, key, info.segments, interface, info.has_srh))
+        return flow
+
+    def _header(self, flow: Flow, point: Point | None, ts: float, interface: int,
+                info: SrInfo) -> Point:
+        """A capture point sees a header different from its last one (or its first)."""
+        segments = info.segments
+        if point is None:
+            if len(flow.points) >= self.max_points:
+                interface = _OVERFLOW_POINT
+                point = flow.points.get(interface)
+            if point is None:
+                point = Point(interface, info, self._path(flow.key, segments))
+                flow.points[interface] = point
+                if segments != flow.segments:  # a new link sees the flow on another list
+                    self._changed(flow, ts, interface, segments)
+                return point
+        point.info = info
+        if segments != point.segments:
+            if segments != flow.segments:
+                self._changed(flow, ts, interface, segments)
+            old_path = point.path
+            point.segments = segments
+            point.path = self._path(flow.key, segments)
+            self._unref(old_path)
+        return point
+
+    def _changed(self, flow: Flow, ts: float, interface: int, segments: tuple[bytes, ...]
+                 ) -> None:
+        old = flow.segments
+        flow.segments = segments
+        flow.changes.append(PathChange(ts, old, segments, interface))
+        flow.change_count += 1
+        self.path_changes += 1
+        if self._events_on:
+            self._emit(PathChanged(ts, flow.id, flow.key, old, segments, interface))
+
+    def _findings(self, flow: Flow, ts: float, interface: int, info: SrInfo,
+                  frame: int) -> None:
+        counts = flow.findings
+        if counts is None:
+            counts = flow.findings = {}
+        for f in info.findings:
+            seen = counts.get(f.rule, 0)
+            counts[f.rule] = seen + 1
+            if not seen and self._events_on:
+                self._emit(FindingSeen(ts, flow.id, flow.key, f.rule, f.severity.label,
+                                       f.message, f.ref, frame, interface))
+
+    def _path(self, key: FlowKey, segments: tuple[bytes, ...]) -> Path:
+        hops: tuple[bytes, ...] = (key[0], *reversed(segments))
+        if key[3] and key[3] != segments[0]:
+            hops += (key[3],)
+        path = self._paths.get(hops)
+        if path is None:
+            path = self._paths[hops] = Path(hops, RateWindow(self.rate_window,
+                                                              self.rate_buckets))
+        path.flows += 1
+        return path
+
+    def _unref(self, path: Path) -> None:
+        path.flows -= 1
+        if path.flows <= 0:
+            self._paths.pop(path.hops, None)
+
+    def _release(self, flow: Flow, ts: float, reason: str) -> None:
+        for point in flow.points.values():
+            self._unref(point.path)
+        if self._events_on:
+            self._emit(FlowEnded(ts, flow.id, flow.key, reason, flow.packets, flow.bytes,
+                                 flow.first_seen, flow.last_seen))
+
+    def _emit(self, event: FlowEvent) -> None:
+        if len(self._pending) < self.max_pending_events:
+            self._pending.append(event)
+        else:
+            self.events_dropped += 1
+
+    # --- time and events ------------------------------------------------------------------
+
+    def expire(self, now: float) -> int:
+        """Drop flows idle for more than ``idle_timeout`` at ``now``; return how many.
+
+        The table is in LRU order, so this stops at the first flow still active. Live
+        callers call it from their stats tick so flows expire when no packet arrives.
+        """
+        cutoff = now - self.idle_timeout
+        flows = self._flows
+        n = 0
+        while flows:
+            key = next(iter(flows))
+            flow = flows[key]
+            if flow.last_seen > cutoff:
+                break
+            del flows[key]
+            n += 1
+            self._release(flow, now, "idle")
+        self.expired += n
+        return n
+
+    def drain(self) -> list[FlowEvent]:
+        """Take the events queued since the last call, oldest first."""
+        out = self._pending
+        self._pending = []
+        return out
+
+    @property
+    def has_events(self) -> bool:
+        return bool(self._pending)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def __iter__(self) -> Iterator[Flow]:
+        """Flows from least to most recently seen."""
+        return iter(list(self._flows.values()))
+
+    def get(self, key: FlowKey) -> Flow | None:
+        return self._flows.get(key)
+
+    def paths(self) -> list[Path]:
+        return list(self._paths.values())
+
+    @property
+    def path_count(self) -> int:
+        return len(self._paths)
+
+    def stats(self) -> dict[str, int]:
+        return {"flows": len(self._flows), "created": self.created, "expired": self.expired,
+                "evicted": self.evicted, "path_changes": self.path_changes,
+                "paths": len(self._paths), "packets": self.packets,
+                "events_dropped": self.events_dropped, "max_flows": self.max_flows}
+
+
+# --- decoding for the table -----------------------------------------------------------------
+
+_U16 = struct.Struct("!H")
+_PORTS = struct.Struct("!HH")
+# Next Header values after which more headers must be walked: the full decoder handles them.
+_CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})
+_INNER_SLOW = _CHAIN | {NH_IPV6, NH_IPV4}
+_ICMP = frozenset({58, 1})
+# Outer Next Header values that may be SRv6 but need the full decoder (HBH, frag, AH, DO).
+_OUTER_SLOW = frozenset({0, 44, 51, 60})
+
+Decoded = tuple[FlowKey, SrInfo, int]
+
+
+class FlowDecoder:
+    """Frames -> (flow key, SrInfo, IP bytes) for the flow table, or None if not SRv6.
+
+    ``Inspector.feed`` (full decode and every packet rule) costs ~12 us a packet here,
+    too slow for a live link. But the findings and HMAC result of a packet depend only on
+    its source, DA and SRH bytes once it is known that the SRH lies wholly inside both the
+    captured bytes and the payload length (then neither ``srh.truncated`` nor
+    ``capture.snaplen`` can fire, whatever the snaplen) and that nothing but an upper-layer
+    header or one plain inner IP header follows it. So those bytes key a cache of SrInfo:
+    the first packet with a given header goes through the Inspector (the single authority
+    on findings), the following ones reuse its SrInfo and only their inner 5-tuple is read.
+    Anything else (extension headers before or after the SRH, nested SRv6, SRHs cut short,
+    jumbograms claiming a zero payload length) takes the full path every time. A property
+    test checks that both paths give the same key and SrInfo.
+    """
+
+    def __init__(self, inspector: Inspector, cache_size: int = 4096) -> None:
+        self.inspector = inspector
+        self.cache_size = cache_size
+        self._cache: dict[bytes, SrInfo] = {}
+        self._links: dict[int, Callable[[bytes], int] | None] = {}
+        #: frames seen, SRv6 packets returned, of which served from the header cache
+        self.frames = 0
+        self.srv6 = 0
+        self.cache_hits = 0
+
+    def decode(self, frame: Frame) -> Decoded | None:
+        self.frames += 1
+        data = frame.data
+        try:
+            fn = self._links[frame.linktype]
+        except KeyError:
+            fn = self._links[frame.linktype] = self.inspector.link_decoder(frame.linktype)
+        if fn is None:
+            return self._slow(frame)  # the Inspector counts unsupported link types
+        off = fn(data)
+        n = len(data)
+        if off < 0 or off + 40 > n or data[off] >> 4 != 6:
+            return None
+        nh = data[off + 6]
+        if nh == 43:
+            if off + 48 > n or data[off + 42] != 4:
+                return self._slow(frame)
+            s = off + 40 + ((data[off + 41] + 1) << 3)
+            nxt = data[off + 40]
+        elif nh in (NH_IPV6, NH_IPV4):
+            s = off + 40
+            nxt = nh
+        elif nh in _OUTER_SLOW:
+            return self._slow(frame)
+        else:
+            return None
+        plen = _U16.unpack_from(data, off + 4)[0]
+        pend = off + 40 + plen
+        if pend > n:
+            pend = n  # snaplen-cut (or lying payload length): usable bytes end here
+        if plen == 0 or s > pend:
+            return self._slow(frame)
+        # The inner 5-tuple (encap) or the upper-layer ports (inline), read directly.
+        if nxt == NH_IPV6:
+            if s + 40 > pend or data[s] >> 4 != 6:
+                return self._slow(frame)
+            proto = data[s + 6]
+            if proto in _INNER_SLOW:
+                return self._slow(frame)
+            isrc = data[s + 8 : s + 24]
+            idst = data[s + 24 : s + 40]
+            iplen = _U16.unpack_from(data, s + 4)[0]
+            limit = pend if iplen == 0 else min(pend, s + 40 + iplen)
+            l4 = s + 40
+        elif nxt == NH_IPV4:
+            if s + 20 > pend or data[s] >> 4 != 4:
+                return self._slow(frame)
+            proto = data[s + 9]
+            isrc = data[s + 12 : s + 16]
+            idst = data[s + 16 : s + 20]
+            total = _U16.unpack_from(data, s + 2)[0]
+            limit = pend if total == 0 else min(pend, s + total)
+            l4 = s + max((data[s] & 0x0F) << 2, 20)
+        elif nxt in _CHAIN:
+            return self._slow(frame)
+        else:
+            proto = nxt
+            isrc = idst = b""
+            limit = pend
+            l4 = s
+        if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
+            sport, dport = _PORTS.unpack_from(data, l4)
+        elif proto in _ICMP and l4 + 2 <= limit:
+            sport, dport = data[l4], data[l4 + 1]
+        else:
+            sport = dport = 0
+        cache = self._cache
+        hkey = data[off + 8 : s]
+        info = cache.get(hkey)
+        if info is None:
+            result = self.inspector.feed(frame)
+            if result is None:  # pragma: no cover - the checks above mirror feed()'s
+                return None
+            info = info_from_result(result)
+            if len(cache) >= self.cache_size:
+                del cache[next(iter(cache))]
+            cache[hkey] = info
+        else:
+            self.cache_hits += 1
+        self.srv6 += 1
+        final = info.segments[0]
+        return ((data[off + 8 : off + 24], final, isrc, idst, proto, sport, dport), info,
+                frame.orig_len - off)
+
+    def _slow(self, frame: Frame) -> Decoded | None:
+        result = self.inspector.feed(frame)
+        if result is None:
+            return None
+        self.srv6 += 1
+        nbytes = max(frame.orig_len - result.ip.offset, 0)
+        return key_from_result(result), info_from_result(result), nbytes
+
+
+class FlowMonitor:
+    """Frames in; flow table, link load and counters updated. Still no I/O and no clock.
+
+    The one loop body shared by ``srinspect flows``, ``srinspect watch`` and the TUI.
+    """
+
+    def __init__(self, table: FlowTable, decoder: FlowDecoder, links: LinkLoad) -> None:
+        self.table = table
+        self.decoder = decoder
+        self.links = links
+
+    def feed(self, frame: Frame) -> None:
+        self.links.add(frame)
+        decoded = self.decoder.decode(frame)
+        if decoded is not None:
+            key, info, nbytes = decoded
+            self.table.add(frame.ts, frame.interface, key, info, nbytes, frame.number)
