@@ -17,7 +17,7 @@ from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet, udp, 
 from srinspect.keys import Key
 from srinspect.rules import Profile
 from srinspect.sinks.pcapng_writer import PcapngWriter
-from srinspect.srh import SrhSpec, hmac_tlv, node_tlv, padding_tlv, push_srh, tlv
+from srinspect.srh import SrhSpec, node_tlv, padding_tlv, push_srh, tlv
 
 HERE = Path(__file__).resolve().parent
 SRC = "2001:db8:a::1"
@@ -128,8 +128,8 @@ RFC8754: list[Case] = [
     ("valid", "Pad1 + PadN(5) padding", lambda: pkt(base(tlvs=(b"\x00", padding_tlv(7))))),
     ("valid", "HMAC SHA-256 per RFC 8754 s2.1.2, verifies",
      lambda: pkt(with_hmac(base(), SRC, KEY_SHA256, profile=Profile.RFC8754))),
-    ("srh.tlv.unknown", "types 1, 2 are Reserved under RFC 8754: skipped as unknown", lambda: pkt(base(tlvs=(
-        node_tlv(1, "2001:db8:bad::1"), node_tlv(2, "2001:db8:bad::2"))))),
+    ("srh.tlv.unknown", "types 1, 2 are Reserved under RFC 8754: skipped as unknown",
+     lambda: pkt(base(tlvs=(node_tlv(1, "2001:db8:bad::1"), node_tlv(2, "2001:db8:bad::2"))))),
     ("srh.segleft.range", "Segments Left 4 > Last Entry 2 + 1",
      lambda: pkt(base(segments_left=4), dst=SEGS[1])),
     ("srh.flags.unused", "any flag is unused under RFC 8754", lambda: pkt(base(flags=0x08))),
