@@ -191,7 +191,7 @@ def tlv_dict(tlv: Tlv, profile: Profile, check: HmacCheck | None = None) -> dict
         d.update({"d": d_bit, "reserved": reserved, "key_id": key_id, "hmac": mac.hex()})
         if check is not None:
             d["status"] = check.status
-    elif tlv.type in (1, 2, 3) and profile is Profile.DRAFT04 and tlv.length == 18:
+    elif tlv.type in (1, 2, 3) and profile is Profile.DRAFT04 and len(tlv.value) >= 18:
         d.update({"flags": tlv.value[1], "address": ip6(tlv.value[2:18])})
     elif tlv.value:
         d["value"] = tlv.value.hex()
