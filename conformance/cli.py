@@ -1,0 +1,166 @@
+"""``srinspect conformance list|run|clean``: registered by ``srinspect.cli._register_extensions``.
+
+Exit codes of ``run``: 0 every applicable MUST passed, 1 a MUST failed (or could not be
+checked), 2 setup or usage error (not root, bad port or DUT file, nothing selected),
+130 interrupted (the lab is removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from srinspect.errors import LabError
+
+from . import netns
+from .cases import CASES
+from .dut.base import Dut
+from .model import CaseResult, Profile
+from .report import (
+    list_json,
+    progress_line,
+    render_json,
+    render_junit,
+    render_list,
+    render_text,
+    timing,
+)
+from .runner import Runner, select_cases
+from .score import exit_status
+
+EXIT_SETUP = 2
+PROFILE_CHOICES = [str(p) for p in Profile] + ["all"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    conf = sub.add_parser(
+        "conformance", help="send crafted SRv6 packets through a device under test and score "
+                            "its behaviour rule by rule",
+        description="Conformance suite: each case sends tagged packets to a device under test "
+                    "(the built-in Linux namespace DUT, or a real device through ports), "
+                    "observes what comes back and judges it against draft-04, RFC 8754 or "
+                    "RFC 8986.")
+    csub = conf.add_subparsers(dest="conformance_command", metavar="ACTION")
+
+    lst = csub.add_parser("list", help="show the case catalogue")
+    lst.add_argument("--profile", choices=PROFILE_CHOICES, default="all")
+    lst.add_argument("--case", action="append", default=[], metavar="GLOB")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+    lst.set_defaults(func=cmd_list)
+
+    run = csub.add_parser("run", help="run cases against a DUT",
+                          epilog="Exit: 0 all applicable MUSTs pass, 1 a MUST fails, "
+                                 "2 setup error, 130 interrupted.")
+    run.add_argument("--dut", choices=("linux", "ports"), default="linux",
+                     help="linux (default): this kernel in network namespaces, built and "
+                          "removed by the suite (needs root); ports: a device reached "
+                          "through --tx/--rx, described by --dut-config, never configured")
+    run.add_argument("--profile", choices=PROFILE_CHOICES, default="draft-04",
+                     help="rules to judge against (default draft-04; all = every profile)")
+    run.add_argument("--case", action="append", default=[], metavar="GLOB",
+                     help="only cases whose ID or rule matches (repeatable)")
+    run.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    run.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    run.add_argument("--evidence", metavar="DIR", type=Path,
+                     help="write a pcapng (and JSON record) per case into DIR")
+    run.add_argument("--keep", action="store_true",
+                     help="linux DUT: leave the namespaces up afterwards for debugging "
+                          "(remove with `srinspect conformance clean`)")
+    run.add_argument("--tx", metavar="IFACE", help="ports DUT: interface to send into")
+    run.add_argument("--rx", action="append", default=[], metavar="IFACE",
+                     help="ports DUT: interface(s) to listen on (first = rx, second = rx2)")
+    run.add_argument("--dut-config", metavar="TOML", type=Path,
+                     help="ports DUT: addresses, SIDs, policies and keys of the device")
+    run.add_argument("--pace", type=float, default=None, metavar="SECONDS",
+                     help="pause between cases (default 0 for linux, 0.25 for ports, so a "
+                          "device's ICMP rate limiter refills)")
+    run.set_defaults(func=cmd_run)
+
+    clean = csub.add_parser("clean", help="remove namespaces left by killed or --keep runs")
+    clean.set_defaults(func=cmd_clean)
+    conf.set_defaults(func=lambda args: (conf.print_help(), EXIT_SETUP)[1])
+
+
+def _profiles(name: str) -> list[Profile]:
+    return list(Profile) if name == "all" else [Profile(name)]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    profiles = _profiles(args.profile)
+    cases = [c for c in CASES if any(c in select_cases(p, args.case) for p in profiles)]
+    sys.stdout.write(list_json(cases) if args.format == "json" else render_list(cases))
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    if not _is_root():
+        print("srinspect conformance: clean needs root", file=sys.stderr)
+        return EXIT_SETUP
+    removed = netns.sweep_leftovers(include_kept=True)
+    print(f"removed {len(removed)} namespaces" + (": " + " ".join(removed) if removed else ""))
+    return 0
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def make_dut(args: argparse.Namespace, log: TextIO) -> Dut:
+    def say(msg: str) -> None:
+        print(f"srinspect conformance: {msg}", file=log)
+
+    if args.dut == "linux":
+        from .dut.linux import LinuxDut
+
+        return LinuxDut(keep=args.keep, log=say)
+    from .dut.ports import PortsDut
+
+    if not args.tx or not args.rx or not args.dut_config:
+        raise LabError("--dut ports needs --tx IFACE, at least one --rx IFACE and "
+                       "--dut-config FILE.toml")
+    return PortsDut(args.tx, args.rx, args.dut_config, log=say)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = [(p, select_cases(p, args.case)) for p in _profiles(args.profile)]
+    plan = [(p, cases) for p, cases in plan if cases]
+    if not plan:
+        print(f"srinspect conformance: no case matches {args.case} under {args.profile}",
+              file=sys.stderr)
+        return EXIT_SETUP
+    live = sys.stdout if args.format == "text" and not args.output else sys.stderr
+    started = time.monotonic()
+    try:
+        dut = make_dut(args, sys.stderr)
+        total = sum(len(c) for _, c in plan)
+        print(f"srinspect conformance: {total} case runs, profile {args.profile}, "
+              f"DUT {args.dut}", file=live, flush=True)
+        dut.open()
+    except LabError as exc:
+        print(f"srinspect conformance: setup error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    pace = args.pace if args.pace is not None else (0.0 if args.dut == "linux" else 0.25)
+
+    def progress(result: CaseResult, done: int, total: int) -> None:
+        print(progress_line(result, done, total), file=live, flush=True)
+
+    try:
+        run = Runner(dut, evidence=args.evidence, progress=progress, pace=pace).run(plan)
+    finally:
+        dut.close()
+    run.total = time.monotonic() - started
+    render = {"text": render_text, "json": render_json, "junit": render_junit}[args.format]
+    text = render(run)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if live is sys.stderr or args.output:
+        print(f"srinspect conformance: {timing(run)}", file=sys.stderr)
+    if args.evidence:
+        print(f"srinspect conformance: evidence in {args.evidence}", file=sys.stderr)
+    return exit_status(run.results)

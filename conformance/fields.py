@@ -1,0 +1,115 @@
+"""Packets as named fields, and the field-by-field diff behind every "forwarded" verdict.
+
+``packet_fields`` names every byte of a packet: the fixed IPv6 fields, each SRH field and
+segment, the TLV area, other extension headers raw, an encapsulated packet recursively under
+``inner.``, and whatever is left as ``payload``/``rest``/``trailer``. So two packets whose fields
+all match are byte-identical, and a difference is reported by the field it is in rather than
+as a byte offset. Decoding goes through the core (``srinspect.ipv6``), which never raises on
+malformed headers: a transit case forwards malformed SRHs and must still be diffable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from srinspect.ipv6 import NH_IPV6, pull_ipv6
+from srinspect.srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh
+from srinspect.wire import ip6
+
+MAX_DEPTH = 3
+
+
+def packet_fields(data: bytes) -> dict[str, str]:
+    """Every field of an IPv6 packet, by name, in wire order."""
+    out: dict[str, str] = {}
+    _ipv6(data, 0, len(data), "", out, 0)
+    return out
+
+
+def _ipv6(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str], depth: int) -> None:
+    ip = pull_ipv6(buf, off, end, pad1=False)
+    if ip is None:
+        out[prefix + "bytes"] = buf[off:end].hex()
+        return
+    p = prefix + "ipv6."
+    out[p + "traffic_class"] = str(ip.traffic_class)
+    out[p + "flow_label"] = hex(ip.flow_label)
+    out[p + "payload_length"] = str(ip.payload_length)
+    out[p + "next_header"] = str(ip.next_header)
+    out[p + "hop_limit"] = str(ip.hop_limit)
+    out[p + "src"] = ip6(ip.src)
+    out[p + "dst"] = ip6(ip.dst)
+    srhs = {s.offset: s for s in ip.srhs}
+    limit = ip.limit
+    pos = off + 40
+    nsrh = 0
+    for i, ext in enumerate(ip.chain):
+        srh = srhs.get(ext.offset)
+        if ext.kind == ROUTING_HEADER and ext.routing_type == ROUTING_TYPE_SRH and srh:
+            name = prefix + ("srh." if nsrh == 0 else f"srh{nsrh + 1}.")
+            _srh(buf, srh, limit, name, out)
+            nsrh += 1
+        else:
+            out[f"{prefix}ext{i}.{ext.name.lower().replace(' ', '_')}"] = \
+                buf[ext.offset : min(ext.offset + ext.length, limit)].hex()
+        pos = min(ext.offset + ext.length, limit)
+    if ip.upper == NH_IPV6 and depth < MAX_DEPTH:
+        _ipv6(buf, ip.upper_offset, limit, prefix + "inner.", out, depth + 1)
+    elif ip.upper >= 0:
+        out[prefix + "upper"] = str(ip.upper)
+        out[prefix + "payload"] = buf[ip.upper_offset : limit].hex()
+    elif pos < limit:
+        out[prefix + "rest"] = buf[pos:limit].hex()
+    if limit < end:
+        out[prefix + "trailer"] = buf[limit:end].hex()
+
+
+def _srh(buf: bytes, srh: Srh, limit: int, p: str, out: dict[str, str]) -> None:
+    out[p + "next_header"] = str(srh.next_header)
+    out[p + "hdr_ext_len"] = str(srh.hdr_ext_len)
+    out[p + "routing_type"] = str(srh.routing_type)
+    out[p + "segments_left"] = str(srh.segments_left)
+    out[p + "first_segment"] = str(srh.first_segment)
+    out[p + "flags"] = f"0x{srh.flags:02x}"
+    out[p + "reserved"] = f"0x{srh.reserved:04x}"
+    for i, seg in enumerate(srh.segments):
+        out[f"{p}segments[{i}]"] = ip6(seg)
+    start = srh.offset + 8 + 16 * len(srh.segments)
+    stop = min(srh.end, limit)
+    if start < stop:
+        out[p + "tlvs"] = buf[start:stop].hex()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDiff:
+    name: str
+    expected: str | None
+    observed: str | None
+
+    def __str__(self) -> str:
+        return f"{self.name}: expected {_show(self.expected)}, got {_show(self.observed)}"
+
+
+def _show(value: str | None) -> str:
+    if value is None:
+        return "(absent)"
+    return value if len(value) <= 40 else value[:36] + "..."
+
+
+def ignored(name: str, dont_care: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in dont_care)
+
+
+def diff(expected: bytes, observed: bytes, dont_care: Iterable[str] = ()) -> list[FieldDiff]:
+    """Fields that differ between two packets, skipping the declared don't-care fields
+    (glob patterns such as ``ipv6.flow_label`` or ``inner.ipv6.*``)."""
+    dont_care = tuple(dont_care)
+    exp, obs = packet_fields(expected), packet_fields(observed)
+    names = list(exp) + [n for n in obs if n not in exp]
+    diffs = [FieldDiff(n, exp.get(n), obs.get(n)) for n in names
+             if exp.get(n) != obs.get(n) and not ignored(n, dont_care)]
+    if not diffs and not dont_care and expected != observed:  # pragma: no cover - safety net
+        diffs.append(FieldDiff("bytes", expected.hex(), observed.hex()))
+    return diffs
