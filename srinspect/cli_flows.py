@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _add_common(flows)
     flows.add_argument("--format", choices=("text", "json"), default="text")
     flows.add_argument("--sort", choices=tuple(SORT_KEYS), default="packets",
-                       help="order of flows in the text output (default packets)")
+                       help="order of the flows in the output (default packets)")
     flows.add_argument("--top", type=_count, metavar="N", help="show only the first N flows")
     flows.set_defaults(func=cmd_flows)
 
@@ -191,17 +191,17 @@ class Session:
         self.links.declare(index, info.name, info.linktype, info.mac)
 
     def run(self, on_events: Callable[[list[FlowEvent]], None] | None = None,
-            on_stats: Callable[[float], None] | None = None, stats_interval: float = 1.0
-            ) -> None:
-        """Feed every frame; call ``on_events`` with each batch of table events and
+            on_stats: Callable[[float], None] | None = None, stats_interval: float = 1.0,
+            on_first: Callable[[float], None] | None = None) -> None:
+        """Feed every frame; call ``on_events`` with each batch of table events,
         ``on_stats(now)`` every ``stats_interval`` (capture time; the source's wall-clock
-        tick for paced sources)."""
+        tick for paced sources) and ``on_first(ts)`` before the first frame."""
         source = self.source
         table = self.table
         links_add = self.links.add
         decode = self.decoder.decode
         add = table.add
-        declared = self.links.known
+        declared: set[int] = set()
         paced = source.paced
         next_stats = float("inf")
         capture_stats = on_stats is not None and not paced
@@ -222,7 +222,10 @@ class Session:
                         first = False
                         self.first_ts = ts
                         next_stats = ts + stats_interval
-                    if not declared(frame.interface):
+                        if on_first is not None:
+                            on_first(ts)
+                    if frame.interface not in declared:
+                        declared.add(frame.interface)
                         self._declare(frame.interface)
                     links_add(frame)
                     decoded = decode(frame)
@@ -282,6 +285,13 @@ def _run_command(args: argparse.Namespace, body: Callable[[Source], int]) -> int
     except CaptureFormatError as exc:
         print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(source, LiveSource):
+        # dumpcap has written its header, so it has opened every interface: say so (like
+        # dumpcap's own "Capturing on"), which also tells scripts the capture is running.
+        print(f"srinspect: capturing on {source.name}"
+              + (f" with filter {args.bpf!r}" if args.bpf else "")
+              + (f" for {args.duration:g} s" if args.duration else "") + ", Ctrl-C to stop",
+              file=sys.stderr, flush=True)
     try:
         return body(source)
     except CaptureError as exc:
@@ -356,7 +366,7 @@ def _endpoint(addr: bytes, port: int, proto: int) -> str:
 
 def flow_title(flow: Flow) -> str:
     src, final, isrc, idst, proto, sport, dport = flow.key
-    name = PROTO_NAMES.get(proto, f"proto {proto}")
+    name = PROTO_NAMES.get(proto, f"proto {proto}" if proto >= 0 else "proto ?")
     extra = f" type {sport} code {dport}" if proto in (1, 58) else ""
     if isrc:
         return (f"{name} {_endpoint(isrc, sport, proto)} -> {_endpoint(idst, dport, proto)}"
@@ -517,7 +527,9 @@ def render_event_text(ev: dict[str, object]) -> str:
                 text += " | drops unknown"
         return text
     if kind == "start":
-        return f"{head} {ev.get('source')} {ev.get('interfaces') or ''}".rstrip()
+        what = "capturing on" if ev.get("live") else "reading"
+        bpf = f" with filter {ev['filter']!r}" if ev.get("filter") else ""
+        return f"{head} {what} {ev.get('source')}{bpf}"
     return f"{head} {json.dumps(ev)}"
 
 
@@ -526,16 +538,27 @@ def cmd_watch(args: argparse.Namespace) -> int:
         session = Session(args, source, events=True)
         writer = EventWriter(sys.stdout, args.format, session)
         live = isinstance(source, LiveSource)
-        writer.write({"event": "start", "ts": time.time() if live else None,
-                      "source": source.name, "live": live, "filter": args.bpf,
-                      "interfaces": list(args.interfaces) or None})
-        sys.stdout.flush()
+        started = False
+
+        def start(ts: float | None) -> None:
+            """The start event: at once for live capture (wall clock, the capture is
+            running), else with the first frame's time (capture time, like every event)."""
+            nonlocal started
+            started = True
+            writer.write({"event": "start", "ts": ts, "source": source.name, "live": live,
+                          "filter": args.bpf, "interfaces": list(args.interfaces) or None})
+            sys.stdout.flush()
+
+        if live:
+            start(time.time())
         status = EXIT_OK
         try:
             session.run(writer.events, None if args.no_stats else writer.stats,
-                        args.stats_interval)
+                        args.stats_interval, None if live else start)
         except CaptureFormatError as exc:
             status = _input_error(session, exc)
+        if not started:
+            start(None)  # an empty capture: no time to give
         now = time.time() if live else (session.last_ts or 0.0)
         writer.stats(now, final=True)
         _warn_drops(source.drops())

@@ -124,30 +124,54 @@ class PathChange:
     interface: int
 
 
+#: The shared, always empty history of flows that never changed path (a deque per flow
+#: would be allocated for nothing on the million-flow path).
+_NO_CHANGES: deque[PathChange] = deque(maxlen=0)
+
+
 class Path:
     """Traffic along one hop sequence: outer source, the segments in travel order, and the
     inner destination when encapsulated (decapsulation at Segment List[0] hands the packet
     on). Shared by all capture points whose current list gives these hops; freed when none
     refers to it. ``segment_pairs`` in linkload sums these onto hop pairs.
+
+    Rates are not kept here but summed, when asked, from the windows of the capture points
+    on the path: one window update per packet instead of two.
     """
 
-    __slots__ = ("hops", "packets", "bytes", "window", "flows", "last_seen")
+    __slots__ = ("hops", "packets", "bytes", "points")
 
-    def __init__(self, hops: tuple[bytes, ...], window: RateWindow) -> None:
+    def __init__(self, hops: tuple[bytes, ...]) -> None:
         self.hops = hops
         self.packets = 0
         self.bytes = 0
-        self.window = window
-        self.flows = 0  # capture points (of any flow) currently on this path
-        self.last_seen = 0.0
+        self.points: set[Point] = set()  # a set: removal stays O(1) with many flows
+
+    @property
+    def flows(self) -> int:
+        """Capture points (of any flow) currently on this path."""
+        return len(self.points)
+
+    def rate(self, now: float) -> tuple[float, float]:
+        """(packets/s, bytes/s) at ``now`` of the capture points on this path."""
+        pps = byps = 0.0
+        for point in self.points:
+            p, b = point.window.rate(now)
+            pps += p
+            byps += b
+        return pps, byps
 
 
 class Point:
-    """A flow as seen at one capture point (interface): its last header and counters."""
+    """A flow as seen at one capture point (interface): its last header, counters, and the
+    sliding window its rates come from. The window restarts when the point's segment list
+    changes, so the rate of a path never includes packets that took another one.
+    """
 
-    __slots__ = ("interface", "info", "segments", "path", "packets", "bytes", "last_seen")
+    __slots__ = ("interface", "info", "segments", "path", "packets", "bytes", "last_seen",
+                 "window")
 
-    def __init__(self, interface: int, info: SrInfo, path: Path) -> None:
+    def __init__(self, interface: int, info: SrInfo, path: Path, window: RateWindow) -> None:
         self.interface = interface
         self.info = info
         self.segments = info.segments
@@ -155,6 +179,7 @@ class Point:
         self.packets = 0
         self.bytes = 0
         self.last_seen = 0.0
+        self.window = window
 
 
 class Flow:
@@ -164,10 +189,9 @@ class Flow:
     """
 
     __slots__ = ("id", "key", "segments", "info", "first_seen", "last_seen", "packets",
-                 "bytes", "window", "points", "changes", "change_count", "findings", "hmac")
+                 "bytes", "points", "changes", "change_count", "findings", "hmac")
 
-    def __init__(self, flow_id: int, key: FlowKey, info: SrInfo, ts: float,
-                 window: RateWindow, max_history: int) -> None:
+    def __init__(self, flow_id: int, key: FlowKey, info: SrInfo, ts: float) -> None:
         self.id = flow_id
         self.key = key
         self.segments = info.segments
@@ -176,9 +200,8 @@ class Flow:
         self.last_seen = ts
         self.packets = 0
         self.bytes = 0
-        self.window = window
         self.points: dict[int, Point] = {}
-        self.changes: deque[PathChange] = deque(maxlen=max_history)
+        self.changes: deque[PathChange] = _NO_CHANGES  # replaced on the first change
         self.change_count = 0
         self.findings: dict[str, int] | None = None
         self.hmac: dict[str, int] | None = None
@@ -189,8 +212,13 @@ class Flow:
         return list(reversed(self.segments))
 
     def rate(self, now: float) -> tuple[float, float]:
-        """(packets/s, bits/s) over the table's sliding window ending at ``now``."""
-        pps, byps = self.window.rate(now)
+        """(packets/s, bits/s) over the table's sliding window ending at ``now``: the sum
+        over its capture points (a flow seen on two links counts on both)."""
+        pps = byps = 0.0
+        for point in self.points.values():
+            p, b = point.window.rate(now)
+            pps += p
+            byps += b
         return pps, byps * 8
 
     def to_dict(self, now: float, name: Callable[[int], str] = lambda i: f"if{i}"
@@ -289,8 +317,9 @@ class FlowTable:
             frame: int = 0) -> Flow:
         """Account one packet of ``nbytes`` IP-layer bytes captured at ``ts`` on ``interface``.
 
-        The hot path: a dict lookup, an LRU touch, counters, two window updates. Everything
-        else (new flow, new header at a capture point, findings) is a rarer branch.
+        The hot path: a dict lookup, an LRU touch, counters, one rate-window update (the
+        capture point's). Everything else (new flow, a header the capture point has not
+        seen just before, findings, HMAC results) is a rarer branch.
         """
         self.packets += 1
         if ts > self.last_ts:
@@ -307,7 +336,6 @@ class FlowTable:
         flow.last_seen = ts
         flow.packets += 1
         flow.bytes += nbytes
-        flow.window.add(ts, nbytes)
         flow.info = info
         point = flow.points.get(interface)
         if point is None or point.info is not info:
@@ -315,11 +343,10 @@ class FlowTable:
         point.packets += 1
         point.bytes += nbytes
         point.last_seen = ts
+        point.window.add(ts, nbytes)
         path = point.path
         path.packets += 1
         path.bytes += nbytes
-        path.last_seen = ts
-        path.window.add(ts, nbytes)
         if info.findings:
             self._findings(flow, ts, interface, info, frame)
         if info.hmac is not None:
@@ -336,12 +363,11 @@ class FlowTable:
             _, old = flows.popitem(last=False)
             self.evicted += 1
             self._release(old, ts, "evicted")
-        flow = Flow(self._next_id, key, info, ts,
-                    RateWindow(self.rate_window, self.rate_buckets), self.max_history)
+        flow = Flow(self._next_id, key, info, ts)
         self._next_id += 1
         flows[key] = flow
         self.created += 1
-        if self._events_on:
+        if self._room():
             self._emit(FlowStarted(ts, flow.id, key, info.segments, interface, info.has_srh))
         return flow
 
@@ -354,7 +380,9 @@ class FlowTable:
                 interface = _OVERFLOW_POINT
                 point = flow.points.get(interface)
             if point is None:
-                point = Point(interface, info, self._path(flow.key, segments))
+                point = Point(interface, info, self._path(flow.key, segments),
+                              RateWindow(self.rate_window, self.rate_buckets))
+                point.path.points.add(point)
                 flow.points[interface] = point
                 if segments != flow.segments:  # a new link sees the flow on another list
                     self._changed(flow, ts, interface, segments)
@@ -363,20 +391,23 @@ class FlowTable:
         if segments != point.segments:
             if segments != flow.segments:
                 self._changed(flow, ts, interface, segments)
-            old_path = point.path
+            self._unref(point)
             point.segments = segments
             point.path = self._path(flow.key, segments)
-            self._unref(old_path)
+            point.path.points.add(point)
+            point.window = RateWindow(self.rate_window, self.rate_buckets)
         return point
 
     def _changed(self, flow: Flow, ts: float, interface: int, segments: tuple[bytes, ...]
                  ) -> None:
         old = flow.segments
         flow.segments = segments
+        if flow.changes is _NO_CHANGES:
+            flow.changes = deque(maxlen=self.max_history)
         flow.changes.append(PathChange(ts, old, segments, interface))
         flow.change_count += 1
         self.path_changes += 1
-        if self._events_on:
+        if self._room():
             self._emit(PathChanged(ts, flow.id, flow.key, old, segments, interface))
 
     def _findings(self, flow: Flow, ts: float, interface: int, info: SrInfo,
@@ -387,7 +418,7 @@ class FlowTable:
         for f in info.findings:
             seen = counts.get(f.rule, 0)
             counts[f.rule] = seen + 1
-            if not seen and self._events_on:
+            if not seen and self._room():
                 self._emit(FindingSeen(ts, flow.id, flow.key, f.rule, f.severity.label,
                                        f.message, f.ref, frame, interface))
 
@@ -397,28 +428,35 @@ class FlowTable:
             hops += (key[3],)
         path = self._paths.get(hops)
         if path is None:
-            path = self._paths[hops] = Path(hops, RateWindow(self.rate_window,
-                                                              self.rate_buckets))
-        path.flows += 1
+            path = self._paths[hops] = Path(hops)
         return path
 
-    def _unref(self, path: Path) -> None:
-        path.flows -= 1
-        if path.flows <= 0:
+    def _unref(self, point: Point) -> None:
+        """Take ``point`` off its path; forget the path when no point is left on it."""
+        path = point.path
+        path.points.discard(point)
+        if not path.points:
             self._paths.pop(path.hops, None)
 
     def _release(self, flow: Flow, ts: float, reason: str) -> None:
         for point in flow.points.values():
-            self._unref(point.path)
-        if self._events_on:
+            self._unref(point)
+        if self._room():
             self._emit(FlowEnded(ts, flow.id, flow.key, reason, flow.packets, flow.bytes,
                                  flow.first_seen, flow.last_seen))
 
-    def _emit(self, event: FlowEvent) -> None:
+    def _room(self) -> bool:
+        """Whether an event may be queued; counts it as dropped when the queue is full
+        (checked before the event is built, so a flood costs no allocations)."""
+        if not self._events_on:
+            return False
         if len(self._pending) < self.max_pending_events:
-            self._pending.append(event)
-        else:
-            self.events_dropped += 1
+            return True
+        self.events_dropped += 1
+        return False
+
+    def _emit(self, event: FlowEvent) -> None:
+        self._pending.append(event)
 
     # --- time and events ------------------------------------------------------------------
 
@@ -482,10 +520,15 @@ class FlowTable:
 
 _U16 = struct.Struct("!H")
 _PORTS = struct.Struct("!HH")
+_FIXED = struct.Struct("!IHB")  # version/class/label, payload length, next header
+_INNER6_FIXED = struct.Struct("!IHBx16s16s")  # ... hop limit skipped, src, dst
+_INNER6 = struct.Struct("!IHBx16s16sHH")  # the same and the first 4 upper-layer bytes
+_ETH_IPV6 = b"\x86\xdd"
 # Next Header values after which more headers must be walked: the full decoder handles them.
 _CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})
 _INNER_SLOW = _CHAIN | {NH_IPV6, NH_IPV4}
 _ICMP = frozenset({58, 1})
+_ENCAP = frozenset({NH_IPV6, NH_IPV4})
 # Outer Next Header values that may be SRv6 but need the full decoder (HBH, frag, AH, DO).
 _OUTER_SLOW = frozenset({0, 44, 51, 60})
 
@@ -513,38 +556,45 @@ class FlowDecoder:
         self.cache_size = cache_size
         self._cache: dict[bytes, SrInfo] = {}
         self._links: dict[int, Callable[[bytes], int] | None] = {}
-        #: frames seen, SRv6 packets returned, of which served from the header cache
+        #: frames seen, SRv6 packets returned, headers that were not in the cache yet
         self.frames = 0
         self.srv6 = 0
-        self.cache_hits = 0
+        self.cache_misses = 0
 
     def decode(self, frame: Frame) -> Decoded | None:
         self.frames += 1
         data = frame.data
-        try:
-            fn = self._links[frame.linktype]
-        except KeyError:
-            fn = self._links[frame.linktype] = self.inspector.link_decoder(frame.linktype)
-        if fn is None:
-            return self._slow(frame)  # the Inspector counts unsupported link types
-        off = fn(data)
+        linktype = frame.linktype
+        if linktype == 1 and data[12:14] == _ETH_IPV6:  # plain Ethernet: no call needed
+            off = 14
+        else:
+            try:
+                fn = self._links[linktype]
+            except KeyError:
+                fn = self._links[linktype] = self.inspector.link_decoder(linktype)
+            if fn is None:
+                return self._slow(frame)  # the Inspector counts unsupported link types
+            off = fn(data)
+            if off < 0:
+                return None
         n = len(data)
-        if off < 0 or off + 40 > n or data[off] >> 4 != 6:
+        if off + 40 > n:
             return None
-        nh = data[off + 6]
+        vtf, plen, nh = _FIXED.unpack_from(data, off)
+        if vtf >> 28 != 6:
+            return None
         if nh == 43:
             if off + 48 > n or data[off + 42] != 4:
                 return self._slow(frame)
             s = off + 40 + ((data[off + 41] + 1) << 3)
             nxt = data[off + 40]
-        elif nh in (NH_IPV6, NH_IPV4):
+        elif nh in _ENCAP:
             s = off + 40
             nxt = nh
         elif nh in _OUTER_SLOW:
             return self._slow(frame)
         else:
             return None
-        plen = _U16.unpack_from(data, off + 4)[0]
         pend = off + 40 + plen
         if pend > n:
             pend = n  # snaplen-cut (or lying payload length): usable bytes end here
@@ -552,55 +602,68 @@ class FlowDecoder:
             return self._slow(frame)
         # The inner 5-tuple (encap) or the upper-layer ports (inline), read directly.
         if nxt == NH_IPV6:
-            if s + 40 > pend or data[s] >> 4 != 6:
+            if s + 44 <= pend:  # the common case: fixed header and ports in one unpack
+                vtf, iplen, proto, isrc, idst, sport, dport = _INNER6.unpack_from(data, s)
+            elif s + 40 <= pend:
+                vtf, iplen, proto, isrc, idst = _INNER6_FIXED.unpack_from(data, s)
+                sport = dport = -1
+            else:
                 return self._slow(frame)
-            proto = data[s + 6]
-            if proto in _INNER_SLOW:
+            if vtf >> 28 != 6 or proto in _INNER_SLOW:
                 return self._slow(frame)
-            isrc = data[s + 8 : s + 24]
-            idst = data[s + 24 : s + 40]
-            iplen = _U16.unpack_from(data, s + 4)[0]
-            limit = pend if iplen == 0 else min(pend, s + 40 + iplen)
+            limit = pend if iplen == 0 or s + 40 + iplen > pend else s + 40 + iplen
             l4 = s + 40
-        elif nxt == NH_IPV4:
-            if s + 20 > pend or data[s] >> 4 != 4:
+            if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
+                pass  # sport, dport already read
+            elif proto in _ICMP and l4 + 2 <= limit:
+                sport, dport = data[l4], data[l4 + 1]
+            else:
+                sport = dport = 0
+        else:
+            if nxt == NH_IPV4:
+                if s + 20 > pend or data[s] >> 4 != 4:
+                    return self._slow(frame)
+                proto = data[s + 9]
+                isrc = data[s + 12 : s + 16]
+                idst = data[s + 16 : s + 20]
+                total = _U16.unpack_from(data, s + 2)[0]
+                limit = pend if total == 0 else min(pend, s + total)
+                l4 = s + max((data[s] & 0x0F) << 2, 20)
+            elif nxt in _CHAIN:
                 return self._slow(frame)
-            proto = data[s + 9]
-            isrc = data[s + 12 : s + 16]
-            idst = data[s + 16 : s + 20]
-            total = _U16.unpack_from(data, s + 2)[0]
-            limit = pend if total == 0 else min(pend, s + total)
-            l4 = s + max((data[s] & 0x0F) << 2, 20)
-        elif nxt in _CHAIN:
-            return self._slow(frame)
-        else:
-            proto = nxt
-            isrc = idst = b""
-            limit = pend
-            l4 = s
-        if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
-            sport, dport = _PORTS.unpack_from(data, l4)
-        elif proto in _ICMP and l4 + 2 <= limit:
-            sport, dport = data[l4], data[l4 + 1]
-        else:
-            sport = dport = 0
-        cache = self._cache
+            else:
+                proto = nxt
+                isrc = idst = b""
+                limit = pend
+                l4 = s
+            if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
+                sport, dport = _PORTS.unpack_from(data, l4)
+            elif proto in _ICMP and l4 + 2 <= limit:
+                sport, dport = data[l4], data[l4 + 1]
+            else:
+                sport = dport = 0
         hkey = data[off + 8 : s]
-        info = cache.get(hkey)
+        info = self._cache.get(hkey)
         if info is None:
-            result = self.inspector.feed(frame)
-            if result is None:  # pragma: no cover - the checks above mirror feed()'s
+            info = self._miss(frame, hkey)
+            if info is None:  # pragma: no cover - the checks above mirror feed()'s
                 return None
-            info = info_from_result(result)
-            if len(cache) >= self.cache_size:
-                del cache[next(iter(cache))]
-            cache[hkey] = info
-        else:
-            self.cache_hits += 1
         self.srv6 += 1
-        final = info.segments[0]
-        return ((data[off + 8 : off + 24], final, isrc, idst, proto, sport, dport), info,
+        return ((hkey[:16], info.segments[0], isrc, idst, proto, sport, dport), info,
                 frame.orig_len - off)
+
+    def _miss(self, frame: Frame, hkey: bytes) -> SrInfo | None:
+        """First packet with this header: the Inspector decides, the cache remembers."""
+        result = self.inspector.feed(frame)
+        if result is None:
+            return None
+        info = info_from_result(result)
+        cache = self._cache
+        if len(cache) >= self.cache_size:
+            del cache[next(iter(cache))]
+        cache[hkey] = info
+        self.cache_misses += 1
+        return info
 
     def _slow(self, frame: Frame) -> Decoded | None:
         result = self.inspector.feed(frame)

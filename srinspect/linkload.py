@@ -72,9 +72,9 @@ class RateWindow:
     def _advance(self, idx: int, ts: float) -> None:
         n = self.n
         head = self._head
-        if head < 0:
+        if head < 0:  # first packet: the buckets are still zero
             self._first = ts
-        if head < 0 or idx - head >= n:
+        elif idx - head >= n:
             pk, by = self._pk, self._by
             for i in range(n):
                 pk[i] = 0
@@ -159,11 +159,12 @@ def direction_classifier(linktype: int, mac: bytes | None) -> Classifier | None:
 
 
 class _Iface:
-    __slots__ = ("name", "classify", "rx", "tx", "any")
+    __slots__ = ("name", "mac", "classify", "rx", "tx", "any")
 
     def __init__(self, name: str, classify: Classifier | None, span: float,
-                 buckets: int) -> None:
+                 buckets: int, mac: bytes | None = None) -> None:
         self.name = name
+        self.mac = mac  # Ethernet with a known MAC: compared inline, the common live case
         self.classify = classify
         self.rx = _Counter(DIR_RX, span, buckets)
         self.tx = _Counter(DIR_TX, span, buckets)
@@ -189,8 +190,9 @@ class LinkLoad:
         """Name an interface and say how to tell its directions apart (replaces counters)."""
         if index not in self._ifaces and len(self._ifaces) >= self._max:
             return  # a file declaring thousands of interfaces: the rest count as "overflow"
-        self._ifaces[index] = _Iface(name, direction_classifier(linktype, mac), self._span,
-                                     self._buckets)
+        classify = direction_classifier(linktype, mac)
+        inline = mac if linktype == LINKTYPE_ETHERNET and classify is not None else None
+        self._ifaces[index] = _Iface(name, classify, self._span, self._buckets, inline)
 
     def known(self, index: int) -> bool:
         return index in self._ifaces
@@ -200,11 +202,12 @@ class LinkLoad:
         iface = self._ifaces.get(frame.interface)
         if iface is None:
             iface = self._undeclared(frame.interface)
-        classify = iface.classify
-        if classify is None:
+        if iface.mac is not None:
+            counter = iface.tx if frame.data[6:12] == iface.mac else iface.rx
+        elif iface.classify is None:
             counter = iface.any
         else:
-            sent = classify(frame.data)
+            sent = iface.classify(frame.data)
             counter = iface.any if sent is None else iface.tx if sent else iface.rx
         n = frame.orig_len
         counter.packets += 1
@@ -238,8 +241,11 @@ class PathLike(Protocol):
     hops: tuple[bytes, ...]
     packets: int
     bytes: int
-    flows: int
-    window: RateWindow
+
+    @property
+    def flows(self) -> int: ...
+
+    def rate(self, now: float) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +274,12 @@ class PairRate:
 def segment_pairs(paths: Iterable[PathLike], now: float) -> list[PairRate]:
     """Sum every path's traffic onto each consecutive pair of its hops; busiest first.
 
-    Computed on demand (a few times a second at most) rather than per packet, so the
-    per-packet cost of pair accounting is one window update per path, not one per hop.
+    Computed on demand (a few times a second at most) rather than per packet, so pair
+    accounting costs two additions per packet (the path's totals), not work per hop.
     """
     acc: dict[tuple[bytes, bytes], list[float]] = {}
     for path in paths:
-        pps, byps = path.window.rate(now)
+        pps, byps = path.rate(now)
         hops = path.hops
         for i in range(len(hops) - 1):
             pair = (hops[i], hops[i + 1])

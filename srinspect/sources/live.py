@@ -12,7 +12,8 @@ one stream (pcapng interface ids map to names through the IDBs), sizes the kerne
 ``/usr/bin/dumpcap`` let an unprivileged user run srinspect), and reports its drops in
 pcapng Interface Statistics Blocks and on stderr when it stops. Parsing stays in the
 streaming reader (``open_capture``'s format readers), which never seeks and reads the
-pipe with ``read1`` so a frame is delivered as soon as dumpcap flushes it.
+pipe with ``read1`` so a frame is delivered as soon as dumpcap flushes it. (Several
+interfaces are captured as pcapng, one as classic pcap, which parses faster.)
 
 Stopping: dumpcap runs in its own session, so a terminal Ctrl-C reaches only srinspect,
 which forwards a SIGINT; dumpcap then writes its statistics blocks and closes the pipe,
@@ -22,9 +23,9 @@ and iteration ends at EOF with every frame delivered and the drop counts known.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,12 @@ PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 _STDERR_LINES = 200
 _STOP_GRACE = 5.0  # seconds dumpcap gets to write its statistics after SIGINT
+#: Seconds between a stop request and the SIGINT to dumpcap. libpcap (TPACKET_V3) hands
+#: packets over a ring block at a time, a block retiring after dumpcap's 250 ms read
+#: timeout, and dumpcap 4.0 has no immediate mode: a SIGINT right away loses the packets
+#: of the current block, and they are not even counted as received. Waiting for the
+#: block to retire delivers every packet captured before the stop request.
+STOP_FLUSH = 0.5
 
 # dumpcap's summary line on stderr when it stops (Wireshark 3.x/4.x wording).
 _DUMPCAP_DROPS = re.compile(
@@ -129,7 +136,9 @@ def _interface_from_reader(reader: CaptureReader, index: int, fallback: str,
             name = iface.name or fallback
             return InterfaceInfo(index, name, iface.linktype,
                                  _mac_of(name) if mac_lookup else None)
-    return InterfaceInfo(index, fallback, linktype)
+    if linktype < 0 and len(reader.linktypes) == 1:
+        linktype = next(iter(reader.linktypes))
+    return InterfaceInfo(index, fallback, linktype, _mac_of(fallback) if mac_lookup else None)
 
 
 def _isb_drops(reader: CaptureReader, name: Callable[[int], str]) -> list[InterfaceDrops]:
@@ -245,7 +254,8 @@ class FileSource:
                     return
                 if self._tick is not None and now >= next_tick:
                     next_tick = now + self._interval
-                    self._tick(time.time())
+                    # "now" in capture time: the recorded instant being replayed
+                    self._tick(first + (now - start) * self._speed)
                 if now >= due:
                     break
                 wake = min(due, next_tick if self._tick is not None else due,
@@ -302,48 +312,111 @@ def find_dumpcap() -> str:
     return path
 
 
-class _Pipe:
-    """dumpcap's stdout for the streaming reader: ``read1`` returns whatever has arrived.
+class _QueuedPipe:
+    """dumpcap's stdout for the streaming reader: a thread drains the pipe into a bounded
+    in-memory queue, ``read1`` returns what is queued (at once, never waiting for a full
+    chunk, so a frame is delivered as soon as dumpcap has flushed it).
 
-    Non-blocking reads first (no extra syscall while data flows), ``select`` with a timeout
-    when the pipe is empty, so the source's wall-clock work (tick callback, ``--duration``
-    deadline) runs even while no packet arrives.
+    Why the thread: dumpcap blocks on a full pipe, and then the kernel ring overflows and
+    drops. A
+    consumer that is briefly starved of CPU (a shared machine, a slow stats tick) would
+    lose packets although it keeps up on average. The thread only moves bytes (``os.read``
+    releases the GIL), so it costs little; when the queue holds ``limit`` bytes it stops
+    reading, dumpcap blocks and the drops are counted by the kernel as before, never lost
+    silently. ``backlog`` says how far behind the consumer is. While it waits for data,
+    ``read1`` calls ``poll`` (the source's wall-clock work: stats tick, ``--duration``
+    deadline) at least as often as ``poll`` asks; it also calls it once per chunk while
+    data flows, so that work is never starved by a busy link.
     """
 
-    def __init__(self, fd: int, poll: Callable[[], float]) -> None:
+    def __init__(self, fd: int, poll: Callable[[], float], limit: int) -> None:
         self._fd = fd
         self._poll = poll
-        os.set_blocking(fd, False)
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._fill, name="srinspect-capture-pipe",
+                                         daemon=True)
+        self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        return self._size
+
+    def _fill(self) -> None:
+        cond = self._cond
+        try:
+            while True:
+                with cond:
+                    while self._size >= self._limit:
+                        cond.wait()
+                data = os.read(self._fd, CHUNK_SIZE)
+                with cond:
+                    if not data:
+                        break
+                    self._chunks.append(data)
+                    self._size += len(data)
+                    cond.notify_all()
+        except OSError:
+            pass
+        finally:
+            with cond:
+                self._eof = True
+                cond.notify_all()
 
     def read1(self, n: int = -1) -> bytes:
-        size = n if n > 0 else CHUNK_SIZE
+        cond = self._cond
         while True:
-            try:
-                return os.read(self._fd, size)
-            except BlockingIOError:
-                pass
-            timeout = self._poll()
-            select.select([self._fd], [], [], timeout)
+            timeout = self._poll()  # per chunk, also while data flows: ticks and deadline
+            with cond:
+                if self._chunks:
+                    data = self._take(n if n > 0 else CHUNK_SIZE)
+                    self._size -= len(data)
+                    cond.notify_all()
+                    return data
+                if self._eof:
+                    return b""
+                cond.wait(timeout)
 
     read = read1
 
+    def _take(self, n: int) -> bytes:
+        """Up to ``n`` queued bytes, joining small chunks (fewer reader refills)."""
+        chunks = self._chunks
+        first = chunks.popleft()
+        if len(first) >= n or not chunks:
+            if len(first) > n:
+                chunks.appendleft(first[n:])
+                first = first[:n]
+            return first
+        parts = [first]
+        have = len(first)
+        while chunks and have + len(chunks[0]) <= n:
+            part = chunks.popleft()
+            parts.append(part)
+            have += len(part)
+        return b"".join(parts)
+
 
 class LiveSource:
-    """Frames from one or more interfaces, captured by dumpcap (pcapng on a pipe).
+    """Frames from one or more interfaces, captured by dumpcap (writing to a pipe).
 
     ``start()`` (or entering the context) launches dumpcap and waits for its first bytes,
     so the capture is running when it returns; startup problems raise CaptureError with
     dumpcap's own message and a hint for the permission case. Interface indexes are
     the order of ``interfaces``; ``bpf`` applies to all of them; ``buffer_mb`` is the kernel
-    capture buffer per interface (dumpcap ``-B``); ``duration`` stops after that many
-    seconds of wall time.
+    capture buffer per interface (dumpcap ``-B``); ``queue_mb`` the most dumpcap output
+    held in memory when the consumer falls behind (see ``_QueuedPipe``); ``duration``
+    stops after that many seconds of wall time.
     """
 
     paced = True
 
     def __init__(self, interfaces: Sequence[str], *, bpf: str | None = None,
                  duration: float | None = None, snaplen: int = 0, buffer_mb: int = 64,
-                 dumpcap: str | None = None) -> None:
+                 queue_mb: int = 64, dumpcap: str | None = None) -> None:
         if not interfaces:
             raise CaptureError("no interface given")
         self.interfaces = list(interfaces)
@@ -352,6 +425,8 @@ class LiveSource:
         self._duration = duration
         self._snaplen = snaplen
         self._buffer_mb = buffer_mb
+        self._queue_bytes = queue_mb << 20
+        self._pipe: _QueuedPipe | None = None
         self._dumpcap = dumpcap
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: CaptureReader | None = None
@@ -367,8 +442,14 @@ class LiveSource:
         self.started_at: float | None = None
 
     def command(self) -> list[str]:
-        """The dumpcap command line (options before the first -i apply to every -i)."""
-        cmd = [self._dumpcap or find_dumpcap(), "-q", "-n", "-B", str(self._buffer_mb)]
+        """The dumpcap command line (options before the first -i apply to every -i).
+
+        Several interfaces need pcapng (interface ids, names, per-interface statistics
+        blocks). One interface is captured as classic pcap, which the reader parses about
+        a quarter faster; its drops then come from dumpcap's summary (the same counters).
+        """
+        fmt = "-n" if len(self.interfaces) > 1 else "-P"
+        cmd = [self._dumpcap or find_dumpcap(), "-q", fmt, "-B", str(self._buffer_mb)]
         if self._snaplen:
             cmd += ["-s", str(self._snaplen)]
         if self._bpf:
@@ -393,15 +474,14 @@ class LiveSource:
         self._stderr_thread.start()
         fd = self._proc.stdout.fileno()
         with contextlib.suppress(OSError):
-            import fcntl
-
             fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
         now = time.monotonic()
         self._next_tick = now + self._interval
         if self._duration is not None:
             self._deadline = now + self._duration
+        self._pipe = _QueuedPipe(fd, self._poll, self._queue_bytes)
         try:
-            self._reader = from_stream(_Pipe(fd, self._poll), name=self.name)
+            self._reader = from_stream(self._pipe, name=self.name)
         except CaptureFormatError as exc:
             message = self._failure_message()
             self.close()
@@ -440,8 +520,8 @@ class LiveSource:
         if self._deadline is not None and now >= self._deadline:
             self._deadline = None
             self.stop()
-        if self._stopping and now - self._stop_at > _STOP_GRACE and self._proc is not None \
-                and self._proc.poll() is None:
+        if self._stopping and now - self._stop_at > STOP_FLUSH + _STOP_GRACE \
+                and self._proc is not None and self._proc.poll() is None:
             self._proc.kill()  # dumpcap ignored SIGINT: end the pipe, lose only its stats
         if self._tick is not None and now >= self._next_tick:
             self._next_tick = now + self._interval
@@ -500,6 +580,11 @@ class LiveSource:
         return out
 
     @property
+    def backlog(self) -> int:
+        """Bytes of dumpcap output received but not parsed yet (the consumer's lag)."""
+        return self._pipe.backlog if self._pipe is not None else 0
+
+    @property
     def messages(self) -> list[str]:
         """dumpcap's stderr lines so far (bounded)."""
         return list(self._stderr)
@@ -512,13 +597,20 @@ class LiveSource:
     def stop(self) -> None:
         """Ask dumpcap to finish (it writes its statistics and closes the pipe).
 
-        Only sends a signal, so it may be called from a signal handler or another thread.
+        The SIGINT follows ``STOP_FLUSH`` seconds later (see there), from a timer thread,
+        so this returns at once and may be called from a signal handler or another thread.
+        Iteration goes on until dumpcap has closed the pipe.
         """
         if self._stopping or self._proc is None:
             return
         self._stopping = True
         self._stop_at = time.monotonic()
-        if self._proc.poll() is None:
+        timer = threading.Timer(STOP_FLUSH, self._interrupt)
+        timer.daemon = True
+        timer.start()
+
+    def _interrupt(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._proc.pid, signal.SIGINT)
 
@@ -529,7 +621,7 @@ class LiveSource:
         if proc.poll() is None:
             self.stop()
             try:
-                proc.wait(timeout=3)
+                proc.wait(timeout=STOP_FLUSH + 3)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=3)

@@ -1,0 +1,130 @@
+"""``srinspect monitor``: the terminal UI (see ``srinspect.tui``).
+
+The I/O edge: parse options, open the feed (so a missing file, a missing privilege or an
+unknown interface is reported on the terminal before the UI takes it over), run the app,
+then stop and close the capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .errors import CaptureFormatError
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "monitor", help="terminal UI: live SRv6 flows, segment paths, links, findings",
+        description="Watch SRv6 traffic in a terminal UI: flows with their segment paths "
+                    "(active segment highlighted, path changes flashed and kept in the "
+                    "flow's history), link load per segment pair and per interface "
+                    "direction, packets with a detail tree and a hex view showing each "
+                    "finding's bytes, and findings per rule. Press ? in the UI for keys.",
+        epilog="Keys: / filter, space pause, s save pcapng, w tshark dissection, ? help, "
+               "q quit. Exit codes: 0 ok, 2 usage, capture or input error.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-r", "--read", metavar="PCAP", dest="read",
+                     help="read a capture file (pcap/pcapng, gzip); loaded in the background "
+                          "with progress")
+    src.add_argument("-i", "--interface", metavar="IFACE", dest="interfaces",
+                     action="append", default=[],
+                     help="capture live on IFACE (repeatable); NETNS/IFACE captures inside a "
+                          "network namespace; needs dumpcap and root or capture capabilities")
+    src.add_argument("--lab", action="store_true",
+                     help="attach to every link of the running SRv6 lab (srinspect lab up) "
+                          "and draw its topology with per-direction utilisation")
+    p.add_argument("-f", "--filter", metavar="BPF", dest="bpf",
+                   help="BPF capture filter applied to every interface (with -r, through "
+                        "tcpdump)")
+    p.add_argument("--replay", action="store_true",
+                   help="with -r: deliver frames at their recorded pace, like live")
+    p.add_argument("--speed", type=_positive, default=1.0, help="replay speed factor")
+    p.add_argument("-s", "--snaplen", type=int, default=0, metavar="BYTES",
+                   help="live: bytes kept per frame (default: whole frames)")
+    p.add_argument("--buffer-mb", type=_count, default=64, metavar="MB",
+                   help="live: kernel capture buffer per interface (default 64)")
+    p.add_argument("--max-packets", type=_count, default=100_000, metavar="N",
+                   help="packets kept for the packet list, hex view and save (ring buffer, "
+                        "default 100000)")
+    p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
+                   help="flow table size (least recently seen evicted beyond it)")
+    p.add_argument("--idle-timeout", type=_positive, default=300.0, metavar="S",
+                   help="forget flows idle this long (default 300 s)")
+    p.add_argument("--window", type=_positive, default=5.0, metavar="S",
+                   help="sliding window for rates (default 5 s)")
+    p.add_argument("--refresh", type=_positive, default=0.2, metavar="S",
+                   help="seconds between screen refreshes (default 0.2)")
+    add_profile_and_keys(p)
+    p.set_defaults(func=cmd_monitor)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .sources.live import CaptureError
+    from .tui.feeds import Feed, file_source, live_feed
+    from .tui.lab import LabMap, LabUnavailable, load_lab
+
+    keyring = load_keys(args)
+    lab: LabMap | None = None
+    feed: Feed
+    try:
+        if args.lab:
+            try:
+                lab = load_lab()
+            except LabUnavailable as exc:
+                print(f"srinspect: --lab: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            feed = live_feed(lab.capture_specs(), bpf=args.bpf, snaplen=args.snaplen,
+                             buffer_mb=args.buffer_mb)
+        elif args.interfaces:
+            feed = live_feed(args.interfaces, bpf=args.bpf, snaplen=args.snaplen,
+                             buffer_mb=args.buffer_mb)
+        elif args.read:
+            feed = file_source(args.read, bpf=args.bpf, replay=args.replay, speed=args.speed)
+        else:
+            print("srinspect: monitor needs -r PCAP, -i IFACE or --lab", file=sys.stderr)
+            return EXIT_USAGE
+    except CaptureError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CaptureFormatError as exc:
+        print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from .tui.app import MonitorApp
+
+    app = MonitorApp(feed, profile=args.profile, keyring=keyring, lab=lab,
+                     max_packets=args.max_packets, max_flows=args.max_flows,
+                     idle_timeout=args.idle_timeout, window=args.window,
+                     refresh_interval=args.refresh)
+    try:
+        app.run()
+    finally:
+        feed.stop()
+        app.capture_done.wait(timeout=10)
+        feed.close()
+    if app.capture_error:
+        print(f"srinspect: capture error: {app.capture_error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
