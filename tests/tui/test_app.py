@@ -270,8 +270,8 @@ def test_wireshark_dissection_of_one_packet() -> None:
         await pilot.press("2", "enter")
         await pilot.pause()
         await pilot.press("w")
-        for _ in range(200):
-            if isinstance(app.screen, TextScreen):
+        for _ in range(200):  # the screen is pushed by a worker, then composed: wait for both
+            if isinstance(app.screen, TextScreen) and app.screen.query("#text-body"):
                 break
             await pilot.pause(0.05)
         assert isinstance(app.screen, TextScreen)
