@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                        help="processes to audit with (default: all cores); large files are "
                             "split on record boundaries; the report is identical to 1 worker")
+    audit.add_argument("--scheduler", metavar="ADDRESS",
+                       help="audit on a Dask cluster: a scheduler address, or local[:N] for a "
+                            "local cluster of N worker processes (default: cores); inputs may "
+                            "be fsspec URLs (s3://...); needs srinspect[dask]")
     audit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: only on a terminal, not in CI)")
     audit.add_argument("--annotate", metavar="OUT.pcapng",
@@ -213,6 +217,10 @@ def _input_bytes(inputs: list[str]) -> dict[str, int]:
 
 def _run_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str]) -> AuditReport:
     """Parallel when it pays (big inputs, no per-frame sink), else in this process."""
+    if args.scheduler:
+        from .distributed import cli_audit  # Dask is optional: imported only when asked for
+
+        return cli_audit(args, keyring, inputs)
     sizes = _input_bytes(inputs)
     with AuditProgress(sum(sizes.values()), progress_wanted(args.progress)) as bar:
         if not args.annotate and worth_parallel(inputs, args.workers):

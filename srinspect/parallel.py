@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from .audit import STATUS_OK, Auditor, AuditReport, FileReport
 from .errors import CaptureFormatError
 from .findings import Finding
+from .fsio import input_size, open_input
 from .inspector import CLEAN, Inspector, InspectorBug
 from .keys import Keyring
 from .rules import Profile
@@ -61,9 +62,19 @@ def audit_unit(unit: WorkUnit) -> UnitResult:
     insp = _WORKER["inspector"]
     assert isinstance(insp, Inspector)
     cap = _WORKER.get("max_findings")
+    return audit_unit_with(unit, insp, cap)  # type: ignore[arg-type]
+
+
+def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitResult:
+    """Audit one unit with the given inspector, keeping at most ``cap`` findings.
+
+    Separate from ``audit_unit`` so a caller without the pool's per-process globals (a Dask
+    task, possibly on a multi-threaded worker) can bring its own Inspector.
+    """
     res = UnitResult(unit)
-    size = os.path.getsize(unit.path)
-    with open(unit.path, "rb") as f:
+    size = input_size(unit.path)
+    unsupported = sum(insp.unsupported_linktypes.values())
+    with open_input(unit.path) as f:
         first = sync_offset(f, unit, size)
         if first < 0:
             res.ok = False
@@ -103,6 +114,9 @@ def audit_unit(unit: WorkUnit) -> UnitResult:
             res.ok = False
             return res
         res.srh_packets = insp.srh_packets - before
+        if sum(insp.unsupported_linktypes.values()) != unsupported:
+            res.ok = False  # the sequential re-run writes the per-file link type note
+            return res
         if isinstance(reader, PcapngReader):
             res.state = (reader.sections, tuple(
                 (i.linktype, i.ts_divisor, i.ts_offset) for i in reader.interfaces))
@@ -178,7 +192,7 @@ def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> boo
         if prev.end != nxt.first:
             return False
     states = {r.state for r in results if r.frames}
-    if len(states) > 1 or results[-1].end != os.path.getsize(path):
+    if len(states) > 1 or results[-1].end != input_size(path):
         return False
     fr = FileReport(path, status=STATUS_OK)
     base = 0

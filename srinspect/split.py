@@ -13,10 +13,10 @@ Compressed files and stdin cannot be cut; they are one unit each.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 
+from .fsio import input_size, open_input
 from .sources.pcap import _FILE_HDR, _MAGICS, _REC_HDR, DEFAULT_CAPLEN_CAP, MAX_CAPLEN
 from .sources.pcapng import BT_EPB, BT_IDB, BT_SHB, MAX_BLOCK_LEN
 
@@ -48,8 +48,8 @@ def plan_file(path: str, file_index: int, pieces: int, min_unit: int = MIN_UNIT)
     if path == "-" or pieces < 2:
         return whole
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        size = input_size(path)
+        with open_input(path) as f:
             head = f.read(1 << 16)
     except OSError:
         return whole  # the sequential reader will report the problem
