@@ -153,13 +153,16 @@ class Path:
         return len(self.points)
 
     def rate(self, now: float) -> tuple[float, float]:
-        """(packets/s, bytes/s) at ``now`` of the capture points on this path."""
-        pps = byps = 0.0
+        """(packets/s, bytes/s) at ``now`` on this path: summed over flows, but a flow seen
+        at several capture points counts once (its busiest point), since every point sees
+        the same packets on their way along the path."""
+        best: dict[int, tuple[float, float]] = {}
         for point in self.points:
             p, b = point.window.rate(now)
-            pps += p
-            byps += b
-        return pps, byps
+            old = best.get(point.flow_id)
+            if old is None or b > old[1]:
+                best[point.flow_id] = (p, b)
+        return sum(p for p, _ in best.values()), sum(b for _, b in best.values())
 
 
 class Point:
@@ -168,10 +171,12 @@ class Point:
     changes, so the rate of a path never includes packets that took another one.
     """
 
-    __slots__ = ("interface", "info", "segments", "path", "packets", "bytes", "last_seen",
-                 "window")
+    __slots__ = ("flow_id", "interface", "info", "segments", "path", "packets", "bytes",
+                 "last_seen", "window")
 
-    def __init__(self, interface: int, info: SrInfo, path: Path, window: RateWindow) -> None:
+    def __init__(self, flow_id: int, interface: int, info: SrInfo, path: Path,
+                 window: RateWindow) -> None:
+        self.flow_id = flow_id
         self.interface = interface
         self.info = info
         self.segments = info.segments
@@ -212,13 +217,14 @@ class Flow:
         return list(reversed(self.segments))
 
     def rate(self, now: float) -> tuple[float, float]:
-        """(packets/s, bits/s) over the table's sliding window ending at ``now``: the sum
-        over its capture points (a flow seen on two links counts on both)."""
+        """(packets/s, bits/s) over the table's sliding window ending at ``now``, from its
+        busiest capture point: a flow seen on five links of its path is still one flow of
+        its own rate, not five times it (per-link load is in linkload)."""
         pps = byps = 0.0
         for point in self.points.values():
             p, b = point.window.rate(now)
-            pps += p
-            byps += b
+            if b > byps or (b == byps and p > pps):
+                pps, byps = p, b
         return pps, byps * 8
 
     def to_dict(self, now: float, name: Callable[[int], str] = lambda i: f"if{i}"
@@ -380,7 +386,7 @@ class FlowTable:
                 interface = _OVERFLOW_POINT
                 point = flow.points.get(interface)
             if point is None:
-                point = Point(interface, info, self._path(flow.key, segments),
+                point = Point(flow.id, interface, info, self._path(flow.key, segments),
                               RateWindow(self.rate_window, self.rate_buckets))
                 point.path.points.add(point)
                 flow.points[interface] = point

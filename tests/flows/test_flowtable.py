@@ -233,6 +233,27 @@ def test_rates_over_sliding_window(phase: float) -> None:
     assert flow.rate(now + 2.5)[0] == pytest.approx(50, rel=0.15)
 
 
+def test_a_flow_seen_on_several_links_is_counted_once_in_its_rate() -> None:
+    """The same packets captured on three links of the path: the flow's rate and its
+    path's rate are the flow's own, not three times it; a second flow on the path adds."""
+    table = FlowTable(rate_window=5.0, rate_buckets=10)
+    hop1, hop2, hop3 = encap([S1, S2], sl=1), encap([S1, S2], sl=0), encap([S1, S2], sl=0)
+    frames = []
+    for i in range(1000):  # 100 pkt/s for 10 s, on interfaces 0, 1 and 2
+        ts = 20_000 + i * 0.01
+        frames += [frame(hop1, ts, 0), frame(hop2, ts + 0.001, 1), frame(hop3, ts + 0.002, 2)]
+    feed_all(table, frames)
+    flow = one_flow(table)
+    now = 20_000 + 999 * 0.01 + 0.002
+    assert len(flow.points) == 3
+    assert flow.rate(now)[0] == pytest.approx(100, rel=0.05)
+    (path,) = table.paths()
+    assert path.rate(now)[0] == pytest.approx(100, rel=0.05)
+    other = encap([S1, S2], sport=40001)
+    feed_all(table, [frame(other, 20_000 + i * 0.01, 0) for i in range(1000)])
+    assert path.rate(now)[0] == pytest.approx(200, rel=0.05)
+
+
 def test_rate_window_start_of_flow() -> None:
     w = RateWindow(5.0, 10)
     for i in range(10):
