@@ -5,7 +5,9 @@
 #     expected (--fail-on never: the step succeeds when the audit ran);
 #  2. run the conformance catalogue against the built-in Linux DUT in network namespaces
 #     (root and an SRv6 kernel needed), evidence in out/conformance/; Linux fails one draft-04
-#     MUST by design, so exit status 1 there is reported, not fatal.
+#     MUST by design, so exit status 1 there is reported, not fatal;
+#  3. the SRv6 steering-lab demo (iperf3 steered through D,B,C,E, back, then via C), headless
+#     when stdout is not a terminal; set SRINSPECT_SKIP_DEMO=1 to leave it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,6 +20,10 @@ if [ "$(id -u)" -eq 0 ] && [ -e /proc/sys/net/ipv6/conf/all/seg6_enabled ]; then
     rc=0
     .venv/bin/srinspect conformance run --evidence out/conformance || rc=$?
     if [ "$rc" -gt 1 ]; then exit "$rc"; fi
+    if [ -z "${SRINSPECT_SKIP_DEMO:-}" ]; then
+        echo "== srinspect lab demo (steering an iperf3 flow in namespaces)"
+        .venv/bin/srinspect lab demo --hold 3
+    fi
 else
-    echo "== conformance skipped: needs root and a kernel with SRv6 (seg6)"
+    echo "== conformance and lab demo skipped: need root and a kernel with SRv6 (seg6)"
 fi
