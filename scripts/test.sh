@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check srinspect conformance tests pcaps benchmarks
+.venv/bin/ruff check srinspect conformance tests pcaps benchmarks fuzz
 .venv/bin/python -m pytest -q "$@"

@@ -54,3 +54,40 @@ def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
             return False
         p += 16
     return True
+
+
+def simple_hmac_srh(data: bytes, off: int) -> int:
+    """draft-04 only: the offset of the HMAC TLV when the packet is a simple SRH whose one
+    TLV is a well-placed HMAC TLV with the H flag set and nothing else any rule could fire
+    on; -1 otherwise. The caller still verifies the HMAC itself."""
+    end = len(data)
+    if off + 48 > end or data[off + 6] != 43 or data[off + 42] != 4:
+        return -1
+    plen = _FIXED.unpack_from(data, off + 4)[0]
+    if plen == 0:
+        return -1
+    limit = min(end, off + 40 + plen)
+    s = off + 40
+    nh, hel, _rt, sl, fs, flags, reserved = _SRH.unpack_from(data, s)
+    size = (hel + 1) * 8
+    tlv = s + 8 + 16 * (fs + 1)
+    if size != 8 + 16 * (fs + 1) + 40 or s + size > limit or sl > fs:
+        return -1
+    if flags & 0x87 or not flags & 0x08 or reserved or data[tlv] != 5 or data[tlv + 1] != 38:
+        return -1
+    if nh in _CHAIN:
+        return -1
+    if nh == 41:
+        inner = s + size
+        if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
+            return -1
+    seg = s + 8 + 16 * sl
+    if data[off + 24 : off + 40] != data[seg : seg + 16]:
+        return -1
+    p = s + 8
+    for _ in range(fs + 1):
+        first = data[p]
+        if first == 0xFF or (first == 0 and data[p : p + 12] in _BAD_PREFIX):
+            return -1
+        p += 16
+    return tlv

@@ -77,3 +77,55 @@ def test_fast_path_agrees_with_the_validator(segs, sl, fs_delta, flags, reserved
         result = Inspector(profile).feed(_frame(data))
         assert isinstance(result, PacketResult)
         assert result.findings == [], result.findings
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 5),
+    sl=st.integers(0, 5),
+    key_known=st.booleans(),
+    algo=st.sampled_from(["sha1", "sha256"]),
+    corrupt=st.booleans(),
+    extra_flags=st.sampled_from([0, 0x40, 0x80, 0x01]),
+    reserved=st.sampled_from([0, 7]),
+    da_ok=st.booleans(),
+    nh=st.sampled_from([41, 17, 59]),
+)
+def test_hmac_fast_path_gives_what_the_validator_gives(n, sl, key_known, algo, corrupt,
+                                                      extra_flags, reserved, da_ok,
+                                                      nh) -> None:
+    from srinspect.build import with_hmac
+    from srinspect.keys import Key, Keyring
+
+    segs = [f"2001:db8:{i + 1:x}::1" for i in range(n)]
+    key = Key(3, algo, b"k-e-y")
+    spec = with_hmac(SrhSpec(segs, segments_left=min(sl, n - 1), flags=extra_flags,
+                             reserved=reserved, next_header=nh), "2001:db8:a::1", key,
+                     corrupt=corrupt)
+    payload = INNER if nh == 41 else b"\x00" * 8
+    data = srv6_packet("2001:db8:a::1", spec, payload,
+                       dst=None if da_ok else "2001:db8:99::1")
+    insp = Inspector(Profile.DRAFT04, Keyring([key]) if key_known else None)
+    fast = insp.feed(_frame(data), detail=False)
+    full = insp.feed(_frame(data))
+    assert isinstance(full, PacketResult)
+    if fast is CLEAN:
+        assert full.findings == [] and full.hmacs == []
+    else:
+        assert fast.findings == full.findings  # type: ignore[union-attr]
+        assert fast.hmacs == full.hmacs  # type: ignore[union-attr]
+
+
+def test_hmac_fast_path_is_taken_for_kernel_packets() -> None:
+    from pathlib import Path
+
+    from srinspect.fastpath import simple_hmac_srh
+    from srinspect.sources import open_capture
+
+    pcap = Path(__file__).resolve().parents[2] / "pcaps" / "kernel-hmac.pcap"
+    taken = 0
+    for frame in open_capture(pcap):
+        off = 14
+        if frame.data[12:14] == b"\x86\xdd" and simple_hmac_srh(frame.data, off) >= 0:
+            taken += 1
+    assert taken == 12  # every HMAC packet the kernel made qualifies
