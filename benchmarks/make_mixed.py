@@ -48,18 +48,21 @@ def load_templates() -> dict[str, list[bytes]]:
     return classes
 
 
-def schedule(classes: dict[str, list[bytes]]) -> list[bytes]:
+SRH_ONLY = {"srv6": 100, "srv6_hmac": 0, "ipv6": 0, "ipv4": 0}
+
+
+def schedule(classes: dict[str, list[bytes]], mix: dict[str, int] = MIX) -> list[bytes]:
     """One period of 100 frames in the mix proportions, templates taken round-robin."""
     period: list[bytes] = []
-    for cls, share in MIX.items():
+    for cls, share in mix.items():
         pool = classes[cls]
         period.extend(pool[i % len(pool)] for i in range(share))
     # interleave deterministically so classes are spread, not in blocks
     return [period[(i * 37) % len(period)] for i in range(len(period))]
 
 
-def write(out: Path, packets: int) -> None:
-    period = schedule(load_templates())
+def write(out: Path, packets: int, mix: dict[str, int] = MIX) -> None:
+    period = schedule(load_templates(), mix)
     rec = struct.Struct("<IIII")
     with out.open("wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
