@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from .errors import CaptureFormatError
@@ -124,7 +125,7 @@ class Auditor:
         detail = self.on_packet is not None  # hooks want every SRv6 packet decoded
         srh_before, packets_before = insp.srh_packets, insp.packets
         try:
-            with open_capture(path) as reader:
+            with self.open_reader(path) as reader:
                 if detail or self.on_frame is not None or self.on_progress is not None:
                     self._loop_hooked(reader, fr, detail)
                 else:
@@ -143,6 +144,10 @@ class Auditor:
             fr.notes.append(f"link type {linktype} ({lname}) is not supported: {count} frames "
                             "skipped")
         return fr
+
+    def open_reader(self, path: str) -> AbstractContextManager[CaptureReader]:
+        """How an input is opened; subclasses open other kinds of input (fsio: URLs)."""
+        return open_capture(path)
 
     def _loop_fast(self, reader: Iterable[Frame], fr: FileReport) -> None:
         """The audit's hot loop: no hooks, clean packets never leave the inspector."""

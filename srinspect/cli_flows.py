@@ -23,6 +23,7 @@ from types import FrameType
 from typing import TextIO
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .cliargs import count, positive
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
 from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
@@ -39,24 +40,8 @@ SORT_KEYS: dict[str, Callable[[Flow], object]] = {
 }
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_positive = positive
+_count = count
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

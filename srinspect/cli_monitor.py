@@ -11,27 +11,11 @@ import argparse
 import sys
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .cliargs import count, positive
 from .errors import CaptureFormatError
 
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_positive = positive
+_count = count
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any
 
-from .audit import STATUS_STOPPED, STATUS_UNREADABLE, Auditor, FileReport
-from .errors import CaptureFormatError
-from .linklayer import LINKTYPE_NAMES
-from .sources import from_stream
+from .audit import Auditor
+from .sources import CaptureReader, from_stream
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")  # as cli.py
@@ -104,43 +104,20 @@ def expand_url_inputs(paths: list[str]) -> list[str]:
 
 
 class StreamAuditor(Auditor):
-    """An Auditor whose inputs may be fsspec URLs; local paths take the Auditor's own path.
+    """An Auditor whose inputs may be fsspec URLs; local paths open as usual. Only the
+    opening differs, so URL and local audits share every other step."""
 
-    ``Auditor.audit_file`` opens with the builtin ``open``; for a URL the same steps run on
-    an fsspec file object. The steps mirror ``Auditor.audit_file`` exactly (the distributed
-    tests compare URL audits with local ones byte for byte, so a drift shows up there).
-    """
-
-    def audit_file(self, path: str) -> FileReport:
+    def open_reader(self, path: str) -> AbstractContextManager[CaptureReader]:
         if not is_url(path):
-            return super().audit_file(path)
-        fr = FileReport(path)
-        self.report.files.append(fr)
-        insp = self.inspector
-        insp.unsupported_linktypes.clear()
-        detail = self.on_packet is not None
-        srh_before, packets_before = insp.srh_packets, insp.packets
-        try:
-            raw = open_input(path)
-            try:
-                with from_stream(raw, name=path, closer=raw) as reader:
-                    if detail or self.on_frame is not None or self.on_progress is not None:
-                        self._loop_hooked(reader, fr, detail)
-                    else:
-                        self._loop_fast(reader, fr)
-            finally:
-                raw.close()
-        except CaptureFormatError as exc:
-            fr.status = STATUS_STOPPED if insp.packets > packets_before else STATUS_UNREADABLE
-            fr.error = exc.message
-            fr.stopped_at = exc.offset
-        except OSError as exc:
-            fr.status = STATUS_UNREADABLE
-            fr.error = f"cannot read: {exc.strerror or exc}"
-        fr.srh_packets = insp.srh_packets - srh_before
-        fr.packets = insp.packets - packets_before
-        for linktype, count in sorted(insp.unsupported_linktypes.items()):
-            lname = LINKTYPE_NAMES.get(linktype, "unknown")
-            fr.notes.append(f"link type {linktype} ({lname}) is not supported: {count} frames "
-                            "skipped")
-        return fr
+            return super().open_reader(path)
+        return _url_reader(path)
+
+
+@contextmanager
+def _url_reader(path: str) -> Iterator[CaptureReader]:
+    raw = open_input(path)
+    try:
+        with from_stream(raw, name=path, closer=raw) as reader:
+            yield reader
+    finally:
+        raw.close()
