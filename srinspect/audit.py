@@ -25,6 +25,7 @@ from .sources import CaptureReader, open_capture
 STATUS_OK = "ok"
 STATUS_STOPPED = "stopped"  # read up to a damaged or cut record, audited what came before
 STATUS_UNREADABLE = "unreadable"  # not a capture at all, or cannot be opened
+STATUS_INTERRUPTED = "interrupted"  # Ctrl-C: audited up to here, the rest not read
 
 
 @dataclass(slots=True)
@@ -74,6 +75,10 @@ class AuditReport:
         return max(present) if present else None
 
     @property
+    def interrupted(self) -> bool:
+        return any(f.status == STATUS_INTERRUPTED for f in self.files)
+
+    @property
     def input_problem(self) -> bool:
         return any(f.status != STATUS_OK for f in self.files)
 
@@ -110,9 +115,12 @@ class Auditor:
         self.on_packet = on_packet
         self.on_frame = on_frame  # sees every frame (annotation), so it costs only when set
         self.on_progress: ProgressHook | None = None
+        self.interrupted = False  # set by Ctrl-C; the report so far stays valid
 
     def audit_files(self, paths: Iterable[str]) -> AuditReport:
         for path in paths:
+            if self.interrupted:
+                break
             self.audit_file(path)
         return self.report
 
@@ -137,6 +145,11 @@ class Auditor:
         except OSError as exc:
             fr.status = STATUS_UNREADABLE
             fr.error = f"cannot read: {exc.strerror or exc}"
+        except KeyboardInterrupt:
+            # Ctrl-C: keep what was audited, say where it stopped, let the caller report it.
+            self.interrupted = True
+            fr.status = STATUS_INTERRUPTED
+            fr.error = f"interrupted after {insp.packets - packets_before} frames"
         fr.srh_packets = insp.srh_packets - srh_before
         fr.packets = insp.packets - packets_before
         for linktype, count in sorted(insp.unsupported_linktypes.items()):

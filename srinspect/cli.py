@@ -193,6 +193,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     _warn_files(report)
+    if report.interrupted:
+        return EXIT_INTERRUPTED  # the report above is valid and says where it stopped
     return exit_code(report, args.fail_on)
 
 
@@ -245,6 +247,8 @@ def _audit_sequential(auditor: Auditor, inputs: list[str], sizes: dict[str, int]
                       bar: AuditProgress, between: Callable[[], None] | None = None) -> None:
     auditor.on_progress = bar.update if bar.enabled else None
     for path in inputs:
+        if auditor.interrupted:
+            break
         auditor.audit_file(path)
         bar.add_done(sizes.get(path, 0))
         if between is not None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from .audit import STATUS_OK, Auditor, AuditReport, FileReport
+from .audit import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
 from .errors import CaptureFormatError
 from .findings import Finding
 from .fsio import input_size, open_input
@@ -53,6 +54,7 @@ _WORKER: dict[str, object] = {}
 
 
 def _init_worker(profile: Profile, keyring: Keyring | None, max_findings: int | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _WORKER["inspector"] = Inspector(profile, keyring)
     _WORKER["max_findings"] = max_findings
 
@@ -146,8 +148,10 @@ def audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Ke
     units = plan(paths, workers, min_unit)
     seq = Auditor(profile, keyring, max_findings=max_findings)
     by_file: dict[int, list[UnitResult]] = {}
-    with ProcessPoolExecutor(workers, initializer=_init_worker,
-                             initargs=(profile, keyring, max_findings)) as pool:
+    whole_reports: dict[int, AuditReport] = {}
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker,
+                               initargs=(profile, keyring, max_findings))
+    try:
         whole = [u for u in units if u.kind == "whole"]
         split = [u for u in units if u.kind != "whole"]
         futures = {u: pool.submit(_audit_whole, u, profile, keyring, max_findings)
@@ -156,16 +160,39 @@ def audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Ke
             by_file.setdefault(res.unit.file_index, []).append(res)
             if on_unit:
                 on_unit(res.unit)
-        whole_reports = {}
         for u, fut in futures.items():
             whole_reports[u.file_index] = fut.result()
             if on_unit:
                 on_unit(u)
+    except KeyboardInterrupt:
+        # Ctrl-C: files finished so far are reported; the others are marked interrupted.
+        pool.shutdown(wait=False, cancel_futures=True)
+        return _interrupted(seq, paths, whole_reports, by_file, split)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     for index, path in enumerate(paths):
         if index in whole_reports:
             _merge_report(seq.report, whole_reports[index])
         elif not _merge_units(seq.report, path, by_file.get(index, [])):
             seq.audit_file(path)  # units did not tile the file: redo it in one piece
+    report = seq.report
+    report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
+    return report
+
+
+def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, AuditReport],
+                 by_file: dict[int, list[UnitResult]], split: list[WorkUnit]) -> AuditReport:
+    planned = Counter(u.file_index for u in split)
+    for index, path in enumerate(paths):
+        done = by_file.get(index, [])
+        if index in whole_reports:
+            _merge_report(seq.report, whole_reports[index])
+        elif planned[index] and len(done) == planned[index] and \
+                _merge_units(seq.report, path, done):
+            pass
+        else:
+            seq.report.files.append(FileReport(path, status=STATUS_INTERRUPTED,
+                                               error="interrupted before it was audited"))
     report = seq.report
     report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
     return report
