@@ -8,6 +8,14 @@ line as they happen, for scripts.
 Ctrl-C is the normal way to end a live capture: the first one asks dumpcap to stop (it then
 flushes what it captured and reports its drops), the table or the final stats are printed
 and the exit status is 0. A second Ctrl-C aborts at once (status 130).
+
+Capture faults (an interface goes down or is deleted, dumpcap dies) never end a live run
+by default: ``watch`` writes a ``capture-error`` event and, when the capture works again, a
+``capture-resumed`` one (``flows`` says so on stderr and notes them under its table); the
+flow table is kept throughout and the source restarts dumpcap with a backoff (see
+``LiveSource``). With ``--no-resume`` the first fault ends the run: the output is written
+as after Ctrl-C and the exit status is 2 (``EXIT_CAPTURE``), as it is when ``--duration``
+ends while the capture is lost.
 """
 
 from __future__ import annotations
@@ -29,7 +37,21 @@ from .events import PROTO_NAMES, FlowEvent, addr_text
 from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
 from .inspector import Inspector
 from .linkload import LinkLoad, segment_pairs
-from .sources.live import CaptureError, FileSource, InterfaceDrops, LiveSource, Source
+from .sources.live import (
+    CaptureError,
+    CaptureEvent,
+    FileSource,
+    InterfaceDrops,
+    LiveSource,
+    Source,
+)
+
+#: Exit status when a live capture failed and was not running at the end (after the
+#: output): ended by a fault with --no-resume, or --duration ran out during an outage.
+#: The same value as the usage/capture error status, which it is a case of.
+EXIT_CAPTURE = EXIT_USAGE
+#: Capture events listed under the ``flows`` table (the JSON has up to the source's history).
+NOTE_EVENTS = 20
 
 SORT_KEYS: dict[str, Callable[[Flow], object]] = {
     "packets": lambda f: (-f.packets, f.id),
@@ -66,6 +88,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="live: bytes kept per frame (default: dumpcap's, whole frames)")
     p.add_argument("--buffer-mb", type=_count, default=64, metavar="MB",
                    help="live: kernel capture buffer per interface (dumpcap -B, default 64)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="live: end at the first capture fault (interface down or deleted, "
+                        "dumpcap ended) with the output so far and exit status 2, instead of "
+                        "reporting it and resuming when the capture works again")
     p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
                    help="flow table size; the least recently seen flow is evicted (counted) "
                         "beyond it (default 65536)")
@@ -84,7 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "the capture (end of file, --duration, or Ctrl-C for live capture): "
                     "per flow its segment list, packets, bytes, rates, path changes, "
                     "findings and HMAC status; link load per interface and per segment pair.",
-        epilog="Exit codes: 0 ok (also after Ctrl-C), 2 usage, capture or input error.")
+        epilog="Exit codes: 0 ok (also after Ctrl-C, and after capture faults the capture "
+               "recovered from), 2 usage, capture or input error, or the live capture was "
+               "lost at the end (--no-resume, or --duration during an outage; the table "
+               "is printed first).")
     _add_common(flows)
     flows.add_argument("--format", choices=("text", "json"), default="text")
     flows.add_argument("--sort", choices=tuple(SORT_KEYS), default="packets",
@@ -97,9 +126,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Headless event stream for scripts: one line per event, JSON with "
                     "--format jsonl. Events: start, flow-new, path-change, finding, flow-end, "
                     "stats (every --stats-interval seconds of capture time, or wall time "
-                    "when live or replaying; a final one with drop counts). Consumers should "
-                    "ignore event kinds they do not know.",
-        epilog="Exit codes: 0 ok (also after Ctrl-C), 2 usage, capture or input error.")
+                    "when live or replaying; a final one with drop counts); live also "
+                    "capture-error (an interface down or deleted, dumpcap ended: the flow "
+                    "table is kept and the capture retried) and capture-resumed. Consumers "
+                    "should ignore event kinds they do not know.",
+        epilog="Exit codes: 0 ok (also after Ctrl-C, and after capture faults the capture "
+               "recovered from), 2 usage, capture or input error, or the live capture was "
+               "lost at the end (--no-resume, or --duration during an outage; the final "
+               "stats are written first).")
     _add_common(watch)
     watch.add_argument("--format", choices=("text", "jsonl"), default="text")
     watch.add_argument("--stats-interval", type=_positive, default=1.0, metavar="S",
@@ -117,7 +151,8 @@ def open_source(args: argparse.Namespace) -> Source:
         if args.replay:
             raise CaptureError("--replay only applies to -r")
         return LiveSource(args.interfaces, bpf=args.bpf, duration=args.duration,
-                          snaplen=args.snaplen, buffer_mb=args.buffer_mb).start()
+                          snaplen=args.snaplen, buffer_mb=args.buffer_mb,
+                          resume=not getattr(args, "no_resume", False)).start()
     if args.read is None:
         raise CaptureError("give a capture file (-r PCAP) or interfaces (-i IFACE ...)")
     return FileSource(args.read, replay=args.replay, speed=args.speed, bpf=args.bpf,
@@ -177,11 +212,16 @@ class Session:
 
     def run(self, on_events: Callable[[list[FlowEvent]], None] | None = None,
             on_stats: Callable[[float], None] | None = None, stats_interval: float = 1.0,
-            on_first: Callable[[float], None] | None = None) -> None:
+            on_first: Callable[[float], None] | None = None,
+            on_capture: Callable[[CaptureEvent], None] | None = None) -> None:
         """Feed every frame; call ``on_events`` with each batch of table events,
         ``on_stats(now)`` every ``stats_interval`` (capture time; the source's wall-clock
-        tick for paced sources) and ``on_first(ts)`` before the first frame."""
+        tick for paced sources), ``on_first(ts)`` before the first frame and
+        ``on_capture`` with each capture fault and recovery of a live source."""
         source = self.source
+        set_status = getattr(source, "set_status", None)
+        if on_capture is not None and set_status is not None:
+            set_status(on_capture)
         table = self.table
         links_add = self.links.add
         decode = self.decoder.decode
@@ -225,6 +265,8 @@ class Session:
                         on_stats(ts)
             finally:
                 source.set_tick(None)
+                if on_capture is not None and set_status is not None:
+                    set_status(None)
                 self.interrupted = hit[0]
                 if not first:
                     self.last_ts = ts
@@ -252,7 +294,35 @@ class Session:
             "interrupted": self.interrupted,
             "drops": [d.to_dict() for d in drops] if drops else None,
             "unsupported_linktypes": dict(self.decoder.inspector.unsupported_linktypes),
+            "faults": self.faults_dict(),
         }
+
+    def faults_dict(self) -> dict[str, object] | None:
+        """Capture faults of a live source: counts, what was lost at the end, the events."""
+        source = self.source
+        if not isinstance(source, LiveSource):
+            return None
+        return {"errors": source.error_count, "captures": source.runs,
+                "lost_at_end": source.lost,
+                "failed": source.failed.to_dict() if source.failed else None,
+                "events": [e.to_dict() for e in source.events]}
+
+    def capture_status(self) -> int:
+        """EXIT_CAPTURE when a live capture ended lost (a fault with --no-resume, or
+        --duration during an outage; Ctrl-C is the user's choice and stays 0), else 0;
+        says why on stderr."""
+        source = self.source
+        if not isinstance(source, LiveSource):
+            return EXIT_OK
+        if source.failed is not None:
+            print(f"srinspect: the capture failed ({source.failed.message}) and --no-resume "
+                  f"was given; the output holds what was captured before", file=sys.stderr)
+            return EXIT_CAPTURE
+        if source.lost and not self.interrupted:
+            print(f"srinspect: the capture of {', '.join(source.lost)} was lost at the end; "
+                  f"the output holds what was captured", file=sys.stderr)
+            return EXIT_CAPTURE
+        return EXIT_OK
 
     def links_list(self, now: float) -> list[dict[str, object]]:
         return [r.to_dict() for r in self.links.links(now)]
@@ -286,6 +356,16 @@ def _run_command(args: argparse.Namespace, body: Callable[[Source], int]) -> int
         source.close()
 
 
+def _say_capture(event: CaptureEvent) -> None:
+    """A capture fault or recovery as one stderr line (``flows``: the table comes later)."""
+    if event.error:
+        print(f"srinspect: capture error on {event.interface}: {event.message}"
+              + ("; retrying" if event.retrying else ""), file=sys.stderr, flush=True)
+    else:
+        print(f"srinspect: capture resumed on {event.interface} after "
+              f"{event.lost_for or 0.0:.1f} s", file=sys.stderr, flush=True)
+
+
 def _input_error(session: Session, exc: CaptureFormatError) -> int:
     print(f"srinspect: {session.source.name}: {exc}; the table holds the "
           f"{session.decoder.frames} frames before it", file=sys.stderr)
@@ -300,7 +380,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
         session = Session(args, source, events=False)
         status = EXIT_OK
         try:
-            session.run()
+            session.run(on_capture=_say_capture)
         except CaptureFormatError as exc:
             status = _input_error(session, exc)
         now = session.now
@@ -317,7 +397,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             out.write(render_flows_text(session, flows, now))
         out.flush()
         _warn_drops(source.drops())
-        return status
+        return status or session.capture_status()
 
     return _run_command(args, body)
 
@@ -364,6 +444,31 @@ def _path_text(segments: tuple[bytes, ...], active: bytes | None = None) -> str:
     return " > ".join(addr_text(s) + ("*" if s == active else "") for s in reversed(segments))
 
 
+def _faults_text(faults: dict[str, object] | None) -> list[str]:
+    """The note on capture interruptions under the ``flows`` header (none: no lines)."""
+    if not faults or not faults["errors"]:
+        return []
+    events: list[dict[str, object]] = faults["events"]  # type: ignore[assignment]
+    lost: list[str] = faults["lost_at_end"]  # type: ignore[assignment]
+    errors = faults["errors"]
+    state = (f"not capturing {', '.join(lost)} at the end" if lost
+             else "capturing everything at the end")
+    lines = [f"  capture interrupted: {errors} capture error{'s' if errors != 1 else ''}, "
+             f"{faults['captures']} dumpcap run{'s' if faults['captures'] != 1 else ''}; "
+             f"{state}; the table holds every packet captured"]
+    shown = events[-NOTE_EVENTS:]
+    if len(events) > len(shown):
+        lines.append(f"    ({len(events) - len(shown)} earlier capture events not listed)")
+    for ev in shown:
+        when = _ts(ev["ts"])  # type: ignore[arg-type]
+        if ev["event"] == "capture-error":
+            lines.append(f"    {when} lost {ev['interface']}: {ev['message']}")
+        else:
+            lines.append(f"    {when} resumed {ev['interface']} after "
+                         f"{ev['lost_for'] or 0.0:.1f} s")
+    return lines
+
+
 def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
     table = session.table
     cap = session.capture_dict(now)
@@ -380,9 +485,13 @@ def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
     if drops:
         lines.append("  capture drops: " + ", ".join(
             f"{d.interface} {d.dropped if d.dropped is not None else '?'} of "
-            f"{d.received if d.received is not None else '?'}" for d in drops))
+            f"{d.received if d.received is not None else '?'}" for d in drops)
+            + "".join(f" ({d.detail['captures_unreported']} of {d.detail['captures']} dumpcap "
+                      f"runs did not report its drops)"
+                      for d in drops[:1] if d.detail.get("captures_unreported")))
     elif cap["live"]:
         lines.append("  capture drops: not reported (dumpcap did not stop cleanly)")
+    lines.extend(_faults_text(cap["faults"]))  # type: ignore[arg-type]
     if not flows:
         lines.append("")
         lines.append("no SRv6 flows")
@@ -459,6 +568,10 @@ class EventWriter:
             self.write(ev.to_dict(self.session.name))
         self.out.flush()
 
+    def capture(self, event: CaptureEvent) -> None:
+        self.write(event.to_dict())
+        self.out.flush()
+
     def stats(self, now: float, final: bool = False) -> None:
         s = self.session
         record: dict[str, object] = {
@@ -473,6 +586,11 @@ class EventWriter:
             record["interrupted"] = s.interrupted
             record["drops"] = [d.to_dict() for d in drops] if drops else None
             record["segment_pairs"] = s.pairs_list(now)
+            faults = s.faults_dict()
+            if faults is not None:
+                record["capture_errors"] = faults["errors"]
+                record["captures"] = faults["captures"]
+                record["capture_lost"] = faults["lost_at_end"]
         self.write(record)
         self.out.flush()
 
@@ -510,7 +628,19 @@ def render_event_text(ev: dict[str, object]) -> str:
                                                 for d in drops)
             else:
                 text += " | drops unknown"
+            if ev.get("capture_errors"):
+                lost = ev.get("capture_lost")
+                text += (f" | {ev['capture_errors']} capture errors, "
+                         + (f"lost {', '.join(lost)} at the end" if lost  # type: ignore[arg-type]
+                            else "capturing at the end"))
         return text
+    if kind == "capture-error":
+        return (f"{head} {ev['interface']}: {ev['message']}"
+                + ("; retrying" if ev.get("retrying") else ""))
+    if kind == "capture-resumed":
+        lost_for = ev.get("lost_for")
+        return (f"{head} {ev['interface']}: capturing again"
+                + (f" after {lost_for:.1f} s" if isinstance(lost_for, float) else ""))
     if kind == "start":
         what = "capturing on" if ev.get("live") else "reading"
         bpf = f" with filter {ev['filter']!r}" if ev.get("filter") else ""
@@ -539,7 +669,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         status = EXIT_OK
         try:
             session.run(writer.events, None if args.no_stats else writer.stats,
-                        args.stats_interval, None if live else start)
+                        args.stats_interval, None if live else start, writer.capture)
         except CaptureFormatError as exc:
             status = _input_error(session, exc)
         if not started:
@@ -547,6 +677,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
         now = time.time() if live else (session.last_ts or 0.0)
         writer.stats(now, final=True)
         _warn_drops(source.drops())
-        return status
+        return status or session.capture_status()
 
     return _run_command(args, body)

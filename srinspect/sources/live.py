@@ -18,16 +18,29 @@ interfaces are captured as pcapng, one as classic pcap, which parses faster.)
 Stopping: dumpcap runs in its own session, so a terminal Ctrl-C reaches only srinspect,
 which forwards a SIGINT; dumpcap then writes its statistics blocks and closes the pipe,
 and iteration ends at EOF with every frame delivered and the drop counts known.
+
+Faults (measured on Linux 6.18, dumpcap 4.x): an interface taken down leaves dumpcap
+running and capturing again once it is up, silently; a deleted interface makes dumpcap
+exit 0 ("The network adapter ... is no longer attached"); a killed dumpcap just closes the
+pipe; and dumpcap refuses to start on an interface that is down or missing. So the live
+source watches its interfaces itself (``LinkWatch``: SIOCGIFFLAGS twice a second, in the
+capture's network namespace), tells an expected end (after ``stop()``) from an unexpected
+one, reports both kinds of fault as ``CaptureEvent``s and, with ``resume``, starts dumpcap
+again with a backoff (``LiveSource``). Frames already delivered are never affected.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -39,7 +52,7 @@ from typing import Protocol
 from srinspect.errors import CaptureFormatError, SrinspectError
 from srinspect.frame import Frame
 from srinspect.sources.capture import CaptureReader, from_stream, open_capture
-from srinspect.sources.pcap import CHUNK_SIZE
+from srinspect.sources.pcap import CHUNK_SIZE, make_frame
 
 Tick = Callable[[float], None]
 
@@ -400,6 +413,168 @@ class _QueuedPipe:
         return b"".join(parts)
 
 
+# --- capture faults -------------------------------------------------------------------------
+
+#: Restart attempts after the capture process ended unexpectedly: the first at once, then
+#: after RETRY_FIRST seconds, the wait doubling up to RETRY_MAX (and at once when a missing
+#: interface is back).
+RETRY_FIRST = 0.5
+RETRY_MAX = 5.0
+#: Seconds between two looks at the captured interfaces (up, down, gone).
+LINK_CHECK = 0.5
+#: Capture events a source remembers (for the final report); the count is kept beyond it.
+EVENT_HISTORY = 1000
+
+_SIOCGIFFLAGS = 0x8913
+_IFF_UP = 0x1
+_CLONE_NEWNET = 0x40000000
+_IFNAMSIZ = 16
+# dumpcap's stderr lines that are not errors
+_DUMPCAP_CHATTER = ("Capturing on", "File:", "Packets captured", "Packets received/dropped")
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvent:
+    """A change in a live capture's health, reported to ``LiveSource.set_status``.
+
+    ``capture-error``: ``interfaces`` are not being captured any more, because of
+    ``reason``: ``down`` (administratively down), ``gone`` (the interface was deleted) or
+    ``exited`` (the capture process ended, or cannot be restarted; ``message`` has dumpcap's
+    own words). ``retrying`` says whether the source resumes by itself. A later
+    ``capture-error`` for the same interfaces means the reason changed.
+    ``capture-resumed``: ``interfaces`` are captured again, ``lost_for`` seconds after the
+    first error. Every event lists in ``lost`` the interfaces still not captured after it,
+    so a consumer that only keeps the latest event knows the whole state. ``ts`` is the
+    wall clock; ``source`` names the capture (several live sources may share a consumer).
+    """
+
+    event: str
+    ts: float
+    interfaces: tuple[str, ...]
+    message: str
+    reason: str | None = None
+    retrying: bool = False
+    lost_for: float | None = None
+    lost: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def interface(self) -> str:
+        return ",".join(self.interfaces)
+
+    @property
+    def error(self) -> bool:
+        return self.event == "capture-error"
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"event": self.event, "ts": self.ts,
+                                  "interface": self.interface, "message": self.message}
+        if self.error:
+            out["reason"] = self.reason
+            out["retrying"] = self.retrying
+        else:
+            out["lost_for"] = round(self.lost_for, 3) if self.lost_for is not None else None
+        out["lost"] = list(self.lost)
+        return out
+
+
+def _netns_socket(netns: str) -> socket.socket | None:
+    """A socket of network namespace ``netns`` (an ``ip netns`` name), or None.
+
+    Entering a namespace (setns) changes only the calling thread, so a short-lived thread
+    enters it and makes the socket; the socket stays in that namespace afterwards, and its
+    interface ioctls answer for it from any thread. Needs CAP_SYS_ADMIN, as ``ip netns exec``
+    does.
+    """
+    if "/" in netns or netns in ("", ".", ".."):
+        return None
+    path = next((p for p in (f"/run/netns/{netns}", f"/var/run/netns/{netns}")
+                 if os.path.exists(p)), None)
+    if path is None:
+        return None
+    made: list[socket.socket] = []
+
+    def enter() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    return
+            finally:
+                os.close(fd)
+            made.append(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+        except (OSError, AttributeError):
+            return
+
+    thread = threading.Thread(target=enter, name="srinspect-netns", daemon=True)
+    thread.start()
+    thread.join(5)
+    return made[0] if made else None
+
+
+class LinkWatch:
+    """Whether interfaces are up, down or gone, asked of the kernel (SIOCGIFFLAGS) through a
+    socket of the capture's network namespace: a few microseconds per interface, no
+    privilege needed in our own namespace. ``state`` is None when it cannot tell (``any``,
+    an interface index, a name no interface has)."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self._sock: socket.socket | None
+        if netns is None:
+            try:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            except OSError:
+                self._sock = None
+        else:
+            self._sock = _netns_socket(netns)
+
+    def state(self, name: str) -> str | None:
+        raw = name.encode("utf-8", "surrogateescape")
+        if self._sock is None or not raw or len(raw) >= _IFNAMSIZ:
+            return None
+        try:
+            res = fcntl.ioctl(self._sock.fileno(), _SIOCGIFFLAGS,
+                              struct.pack("16sH14x", raw, 0))
+        except OSError as exc:
+            return "gone" if exc.errno in (errno.ENODEV, errno.ENXIO) else None
+        flags = struct.unpack("16sH14x", res)[1]
+        return "up" if flags & _IFF_UP else "down"
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def _merge_drops(parts: list[InterfaceDrops], runs: int,
+                 unreported: int) -> list[InterfaceDrops]:
+    """One InterfaceDrops per interface over several dumpcap runs (after restarts): counts
+    summed over the runs that reported them; ``detail`` says how many runs there were."""
+    if runs <= 1:
+        return parts
+    merged: dict[str, list[InterfaceDrops]] = {}
+    for d in parts:
+        merged.setdefault(d.interface, []).append(d)
+    out = []
+    for name, group in merged.items():
+        recv = [d.received for d in group if d.received is not None]
+        drop = [d.dropped for d in group if d.dropped is not None]
+        detail: dict[str, int] = {}
+        for d in group:
+            for key, value in d.detail.items():
+                detail[key] = detail.get(key, 0) + value
+        detail["captures"] = runs
+        if unreported:
+            detail["captures_unreported"] = unreported
+        out.append(InterfaceDrops(name, sum(recv) if recv else None,
+                                  sum(drop) if drop else None, group[0].origin, detail))
+    return out
+
+
+# --- live -------------------------------------------------------------------------------------
+
+
 class LiveSource:
     """Frames from one or more interfaces, captured by dumpcap (writing to a pipe).
 
@@ -410,17 +585,28 @@ class LiveSource:
     capture buffer per interface (dumpcap ``-B``); ``queue_mb`` the most dumpcap output
     held in memory when the consumer falls behind (see ``_QueuedPipe``); ``duration``
     stops after that many seconds of wall time.
+
+    Faults once the capture runs: an interface going down or disappearing, or dumpcap
+    ending without being asked to. Each is reported as a ``CaptureEvent`` (``set_status``;
+    also kept in ``events``) and never raises. With ``resume`` the source carries on:
+    dumpcap keeps capturing on an interface that is down and picks it up when it is up
+    again; when dumpcap has ended it is started again (at once, then with a backoff of
+    RETRY_FIRST doubling to RETRY_MAX seconds, and at once when a missing interface is
+    back), on the interfaces that can be captured meanwhile, frame numbers continuing. Without
+    ``resume`` the first fault ends the iteration (dumpcap is stopped cleanly when it still
+    runs) and ``failed`` holds it. Frames already delivered are never affected.
     """
 
     paced = True
 
     def __init__(self, interfaces: Sequence[str], *, bpf: str | None = None,
                  duration: float | None = None, snaplen: int = 0, buffer_mb: int = 64,
-                 queue_mb: int = 64, dumpcap: str | None = None) -> None:
+                 queue_mb: int = 64, dumpcap: str | None = None, resume: bool = False) -> None:
         if not interfaces:
             raise CaptureError("no interface given")
         self.interfaces = list(interfaces)
         self.name = ",".join(self.interfaces)
+        self.resume = resume
         self._bpf = bpf
         self._duration = duration
         self._snaplen = snaplen
@@ -438,60 +624,128 @@ class LiveSource:
         self._deadline: float | None = None
         self._stopping = False
         self._stop_at = 0.0
+        self._wake = threading.Event()
         self._infos: dict[int, InterfaceInfo] = {}
         self.started_at: float | None = None
+        # runs: one dumpcap each; a restart may capture a subset of the interfaces
+        self._run: list[int] = list(range(len(self.interfaces)))  # run index -> ours
+        self._run_set = set(self._run)
+        self._running = False  # the current dumpcap has delivered its header, not its EOF
+        self._launching = False
+        self._upgrading = False  # a subset run is being stopped to capture every interface
+        self._offset = 0  # frames numbered by earlier runs
+        self._run_error: CaptureFormatError | None = None
+        self._run_counted = False  # the current run's drops are in _past_drops
+        self._past_drops: list[InterfaceDrops] = []
+        self._runs_unreported = 0
+        self.runs = 0
+        # health
+        self._links: LinkWatch | None = None
+        self._watched: list[str] = []
+        self._next_link = 0.0
+        self._link_bad: dict[str, str] = {}  # interface -> "down" | "gone"
+        self._dead: str | None = None  # why dumpcap is not running (between runs)
+        self._health: dict[str, tuple[str, str]] = {}  # not captured: (reason, message)
+        self._since: dict[str, float] = {}
+        self._status: Callable[[CaptureEvent], None] | None = None
+        self.events: deque[CaptureEvent] = deque(maxlen=EVENT_HISTORY)
+        self.error_count = 0
+        #: the fault that ended the capture (without ``resume``)
+        self.failed: CaptureEvent | None = None
 
-    def command(self) -> list[str]:
+    # --- naming, for subclasses (network namespaces) ------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """The capture's name in events (unique among the sources of one consumer)."""
+        return self.name
+
+    def display(self, name: str) -> str:
+        """An interface's name in events and messages."""
+        return name
+
+    def _link_watch(self) -> LinkWatch:
+        return LinkWatch()
+
+    def command(self, interfaces: Sequence[str] | None = None) -> list[str]:
         """The dumpcap command line (options before the first -i apply to every -i).
 
         Several interfaces need pcapng (interface ids, names, per-interface statistics
         blocks). One interface is captured as classic pcap, which the reader parses about
         a quarter faster; its drops then come from dumpcap's summary (the same counters).
+        ``interfaces`` is a subset after a restart (default: all of them).
         """
-        fmt = "-n" if len(self.interfaces) > 1 else "-P"
+        names = self.interfaces if interfaces is None else list(interfaces)
+        fmt = "-n" if len(names) > 1 else "-P"
         cmd = [self._dumpcap or find_dumpcap(), "-q", fmt, "-B", str(self._buffer_mb)]
         if self._snaplen:
             cmd += ["-s", str(self._snaplen)]
         if self._bpf:
             cmd += ["-f", self._bpf]
-        for name in self.interfaces:
+        for name in names:
             cmd += ["-i", name]
         return [*cmd, "-w", "-"]
+
+    # --- starting -----------------------------------------------------------------------------
 
     def start(self) -> LiveSource:
         if self._proc is not None:
             return self
-        cmd = self.command()
-        try:
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                start_new_session=True, bufsize=0)
-        except OSError as exc:
-            raise CaptureError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from exc
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        self._stderr_thread = threading.Thread(target=self._drain_stderr,
-                                               args=(self._proc.stderr,), daemon=True)
-        self._stderr_thread.start()
-        fd = self._proc.stdout.fileno()
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
         now = time.monotonic()
         self._next_tick = now + self._interval
         if self._duration is not None:
             self._deadline = now + self._duration
-        self._pipe = _QueuedPipe(fd, self._poll, self._queue_bytes)
-        try:
-            self._reader = from_stream(self._pipe, name=self.name)
-        except CaptureFormatError as exc:
-            message = self._failure_message()
-            self.close()
-            raise CaptureError(message or f"dumpcap produced no capture: {exc}") from exc
+        self._links = self._link_watch()
+        # only interfaces the kernel knows by that name now are watched ("any" is not)
+        self._watched = [n for n in self.interfaces
+                         if self._links.state(n) in ("up", "down")]
+        self._next_link = now + LINK_CHECK
+        self._launch(list(range(len(self.interfaces))))
         self.started_at = time.time()
         return self
 
-    def _drain_stderr(self, pipe: object) -> None:
+    def _launch(self, run: list[int]) -> None:
+        """Start dumpcap on interfaces ``run`` and wait for its header; CaptureError if not."""
+        cmd = self.command([self.interfaces[i] for i in run])
+        self._launching = True
+        try:
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                    cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL, start_new_session=True, bufsize=0)
+            except OSError as exc:
+                raise CaptureError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from exc
+            assert proc.stdout is not None and proc.stderr is not None
+            self._proc = proc
+            self._stderr = deque(maxlen=_STDERR_LINES)
+            self._stderr_thread = threading.Thread(
+                target=self._drain_stderr, args=(proc.stderr, self._stderr), daemon=True)
+            self._stderr_thread.start()
+            fd = proc.stdout.fileno()
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+            self._pipe = _QueuedPipe(fd, self._poll, self._queue_bytes)
+            try:
+                reader = from_stream(self._pipe, name=self.name)
+            except CaptureFormatError as exc:
+                message = self._failure_message()
+                self._reap(proc)
+                raise CaptureError(message or f"dumpcap produced no capture: {exc}") from exc
+        finally:
+            self._launching = False
+        self._reader = reader
+        self._run = run
+        self._run_set = set(run)
+        self._run_counted = False
+        self._infos.clear()
+        self._running = True
+        self.runs += 1
+        if self._stopping:  # asked to stop while it was starting
+            self._interrupt_later(proc)
+
+    def _drain_stderr(self, pipe: object, lines: deque[str]) -> None:
         for raw in iter(pipe.readline, b""):  # type: ignore[attr-defined]
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+            lines.append(raw.decode("utf-8", "replace").rstrip())
 
     def _failure_message(self) -> str:
         """dumpcap's error text once it has exited, with a hint for missing privileges."""
@@ -500,10 +754,7 @@ class LiveSource:
                 self._proc.wait(timeout=5)
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
-        lines = [ln.strip() for ln in self._stderr
-                 if ln.strip() and not ln.startswith(("Capturing on", "File:"))]
-        # dumpcap's first line is the error; what follows is its own multi-line advice.
-        text = lines[0] if lines else ""
+        text = self._dumpcap_error()
         rc = self._proc.returncode if self._proc is not None else None
         if any(h in text.lower() for h in _PERMISSION_HINTS):
             return (f"no permission to capture on {self.name} ({text}): live capture needs "
@@ -514,6 +765,15 @@ class LiveSource:
             return f"dumpcap failed (exit {rc}): {text}"
         return f"dumpcap exited with status {rc} before capturing" if rc else ""
 
+    def _dumpcap_error(self) -> str:
+        """dumpcap's first line of error on stderr (what follows is its own advice)."""
+        lines = [ln.strip() for ln in self._stderr
+                 if ln.strip() and not ln.startswith(_DUMPCAP_CHATTER)]
+        text = lines[0] if lines else ""
+        return text[len("dumpcap: "):] if text.startswith("dumpcap: ") else text
+
+    # --- reading --------------------------------------------------------------------------------
+
     def _poll(self) -> float:
         """Called while waiting for data: run due wall-clock work; return the wait bound."""
         now = time.monotonic()
@@ -523,6 +783,10 @@ class LiveSource:
         if self._stopping and now - self._stop_at > STOP_FLUSH + _STOP_GRACE \
                 and self._proc is not None and self._proc.poll() is None:
             self._proc.kill()  # dumpcap ignored SIGINT: end the pipe, lose only its stats
+        if self._links is not None and self._watched and now >= self._next_link:
+            self._next_link = now + LINK_CHECK
+            self._check_links()
+            now = time.monotonic()
         if self._tick is not None and now >= self._next_tick:
             self._next_tick = now + self._interval
             self._tick(time.time())
@@ -530,21 +794,150 @@ class LiveSource:
         wake = self._next_tick if self._tick is not None else now + 1.0
         if self._deadline is not None:
             wake = min(wake, self._deadline)
+        if self._links is not None and self._watched:
+            wake = min(wake, self._next_link)
         return max(min(wake - now, 1.0), 0.0)
 
     def __iter__(self) -> Iterator[Frame]:
         self.start()
-        assert self._reader is not None
         try:
-            yield from self._reader
-        except CaptureFormatError as exc:
-            message = self._failure_message() if self._stopped_badly() else ""
-            raise CaptureError(message or f"bad data from dumpcap: {exc}") from exc
+            while True:
+                yield from self._frames()
+                if not self._after_run():
+                    return
         finally:
             self._finish()
 
-    def _stopped_badly(self) -> bool:
-        return self._proc is not None and self._proc.poll() not in (None, 0)
+    def _frames(self) -> Iterator[Frame]:
+        """The current run's frames, numbered after the earlier runs' and with our interface
+        indexes. A format error is kept for ``_after_run`` (dumpcap may have been killed
+        in the middle of a block)."""
+        reader = self._reader
+        assert reader is not None
+        offset = self._offset
+        run = self._run
+        last = 0
+        try:
+            if offset == 0 and run == list(range(len(run))):
+                frame = None
+                try:
+                    for frame in reader:
+                        yield frame
+                finally:
+                    if frame is not None:
+                        last = frame.number
+            else:
+                width = len(run)
+                extra = len(self.interfaces)
+                for f in reader:
+                    last = f.number
+                    index = run[f.interface] if f.interface < width else extra + f.interface
+                    yield make_frame(f.number + offset, f.ts, f.linktype, f.data,
+                                     f.orig_len, index, f.comment)
+        except CaptureFormatError as exc:
+            self._run_error = exc
+        finally:
+            self._offset = offset + last
+
+    def _after_run(self) -> bool:
+        """The current dumpcap's output has ended: True when another run is delivering
+        frames (a restart), False when the iteration is over. Reports the fault, if any."""
+        proc = self._proc
+        assert proc is not None
+        exc, self._run_error = self._run_error, None
+        try:  # dumpcap closes its output as it exits
+            rc: int | None = proc.wait(timeout=1 if exc is not None else 5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        if rc is None:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=3)
+        self._end_run(proc)
+        if self._stopping:
+            return False
+        if exc is not None and rc is None:  # still running: its output was bad
+            raise CaptureError(f"bad data from dumpcap: {exc}") from exc
+        if self._upgrading:  # stopped on purpose, to capture every interface again
+            self._upgrading = False
+            return self._recover()
+        self._dead = self._exit_message(rc)
+        self._refresh_links()
+        self._evaluate()
+        if not self.resume:
+            return False
+        return self._recover()
+
+    def _exit_message(self, rc: int | None) -> str:
+        text = self._dumpcap_error()
+        if text:
+            return f"dumpcap stopped: {text}"
+        if rc is not None and rc < 0:
+            with contextlib.suppress(ValueError):
+                return f"dumpcap was killed by {signal.Signals(-rc).name}"
+        return f"dumpcap exited unexpectedly (status {rc})"
+
+    def _end_run(self, proc: subprocess.Popen[bytes]) -> None:
+        """Bookkeeping when a dumpcap has exited: its drop report, its pipes."""
+        self._running = False
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        if not self._run_counted:
+            drops = self._run_drops()
+            if drops:
+                self._past_drops.extend(drops)
+            else:
+                self._runs_unreported += 1
+            self._run_counted = True
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def _recover(self) -> bool:
+        """Start dumpcap again until it runs (True) or the source is stopped (False)."""
+        delay = RETRY_FIRST
+        attempt_at = time.monotonic()
+        tried: set[int] = set()
+        while not self._stopping:
+            usable = [i for i, n in enumerate(self.interfaces) if n not in self._link_bad]
+            now = time.monotonic()
+            if usable and (now >= attempt_at or not set(usable) <= tried):
+                tried = set(usable)
+                try:
+                    self._launch(usable)
+                except CaptureError as exc:
+                    if self._stopping:
+                        return False
+                    self._dead = f"cannot restart the capture: {exc}"
+                    self._refresh_links()
+                    self._evaluate()
+                    attempt_at = time.monotonic() + delay
+                    delay = min(delay * 2, RETRY_MAX)
+                else:
+                    self._dead = None
+                    self._evaluate()
+                    return True
+            timeout = self._poll()  # ticks, --duration, interface states
+            if self._stopping:
+                break
+            wait = min(timeout, LINK_CHECK)
+            if usable:
+                wait = min(wait, max(attempt_at - time.monotonic(), 0.0))
+            self._wake.wait(wait)
+        return False
 
     def _finish(self) -> None:
         if self._proc is not None:
@@ -553,22 +946,112 @@ class LiveSource:
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
 
+    # --- health ---------------------------------------------------------------------------------
+
+    def set_status(self, callback: Callable[[CaptureEvent], None] | None) -> None:
+        """Call ``callback`` with each CaptureEvent, from the thread iterating the source."""
+        self._status = callback
+
+    @property
+    def lost(self) -> list[str]:
+        """Interfaces not being captured now (down, gone, or dumpcap not running)."""
+        return [self.display(n) for n in self.interfaces if n in self._health]
+
+    def _refresh_links(self) -> None:
+        links = self._links
+        if links is None:
+            return
+        bad = {}
+        for name in self._watched:
+            state = links.state(name)
+            if state in ("down", "gone"):
+                bad[name] = state
+        self._link_bad = bad
+
+    def _check_links(self) -> None:
+        self._refresh_links()
+        if self._launching:
+            return
+        self._evaluate()
+        if self._running and not self._stopping and not self._upgrading and any(
+                i not in self._run_set and n not in self._link_bad
+                for i, n in enumerate(self.interfaces)):
+            # a restart left out an interface that is back: capture all of them again
+            self._upgrading = True
+            assert self._proc is not None
+            self._interrupt_later(self._proc)
+
+    def _evaluate(self) -> None:
+        """Compare what is captured now with before; report the differences."""
+        new: dict[str, tuple[str, str]] = {}
+        for index, name in enumerate(self.interfaces):
+            bad = self._link_bad.get(name)
+            if bad is not None:
+                shown = self.display(name)
+                new[name] = (bad, f"{shown} is down" if bad == "down"
+                             else f"{shown} no longer exists")
+            elif not self._running:
+                new[name] = ("exited", self._dead or "the capture process is not running")
+            elif index not in self._run_set:
+                new[name] = self._health.get(name, ("exited", "not captured"))
+        old = self._health
+        if new == old:
+            return
+        self._health = new
+        wall = time.time()
+        lost = tuple(self.display(n) for n in self.interfaces if n in new)
+        groups: dict[tuple[str, str], list[str]] = {}
+        for name in self.interfaces:
+            value = new.get(name)
+            if value is not None and old.get(name) != value:
+                groups.setdefault(value, []).append(name)
+                self._since.setdefault(name, wall)
+        back = [n for n in self.interfaces if n in old and n not in new]
+        for (reason, message), names in groups.items():
+            event = CaptureEvent("capture-error", wall, tuple(self.display(n) for n in names),
+                                 message, reason, self.resume, None, lost, self.label)
+            self.error_count += 1
+            self._emit(event)
+            if not self.resume and self.failed is None:
+                self.failed = event
+                self.stop()
+        if back:
+            since = min(self._since.pop(n, wall) for n in back)
+            shown = tuple(self.display(n) for n in back)
+            self._emit(CaptureEvent("capture-resumed", wall, shown,
+                                    f"capturing {', '.join(shown)} again after "
+                                    f"{wall - since:.1f} s", None, False, wall - since, lost,
+                                    self.label))
+
+    def _emit(self, event: CaptureEvent) -> None:
+        self.events.append(event)
+        if self._status is not None:
+            self._status(event)
+
+    # --- the rest of the Source protocol ----------------------------------------------------
+
     def interface(self, index: int) -> InterfaceInfo:
         info = self._infos.get(index)
         if info is None:
             fallback = self.interfaces[index] if 0 <= index < len(self.interfaces) else \
                 f"if{index}"
-            if self._reader is None:
+            if self._reader is None or index not in self._run_set:
                 return InterfaceInfo(index, fallback, -1)
-            info = _interface_from_reader(self._reader, index, fallback, mac_lookup=True)
+            info = _interface_from_reader(self._reader, self._run.index(index), fallback,
+                                          mac_lookup=True)
+            if info.index != index:
+                info = InterfaceInfo(index, info.name, info.linktype, info.mac)
             self._infos[index] = info
         return info
 
-    def drops(self) -> list[InterfaceDrops]:
-        """Drops per interface: dumpcap's pcapng ISBs, else its stderr summary; written
-        when dumpcap stops, so empty while the capture runs."""
+    def _run_name(self, index: int) -> str:
+        return self.interfaces[self._run[index]] if 0 <= index < len(self._run) else \
+            f"if{index}"
+
+    def _run_drops(self) -> list[InterfaceDrops]:
+        """The current dumpcap's report: its pcapng ISBs, else its stderr summary."""
         if self._reader is not None and self._reader.interface_stats:
-            return _isb_drops(self._reader, lambda i: self.interface(i).name)
+            return _isb_drops(self._reader, self._run_name)
         out = []
         for line in list(self._stderr):
             m = _DUMPCAP_DROPS.search(line)
@@ -579,6 +1062,15 @@ class LiveSource:
                                           "dumpcap", detail))
         return out
 
+    def drops(self) -> list[InterfaceDrops]:
+        """Drops per interface: dumpcap's pcapng ISBs, else its stderr summary; written
+        when dumpcap stops, so empty while the capture runs. After restarts, the sum over
+        the runs that reported (``detail`` counts the runs, and those that did not)."""
+        parts = list(self._past_drops)
+        if not self._run_counted:
+            parts += self._run_drops()
+        return _merge_drops(parts, self.runs, self._runs_unreported)
+
     @property
     def backlog(self) -> int:
         """Bytes of dumpcap output received but not parsed yet (the consumer's lag)."""
@@ -586,7 +1078,7 @@ class LiveSource:
 
     @property
     def messages(self) -> list[str]:
-        """dumpcap's stderr lines so far (bounded)."""
+        """The current dumpcap's stderr lines so far (bounded)."""
         return list(self._stderr)
 
     def set_tick(self, callback: Tick | None, interval: float = 1.0) -> None:
@@ -599,22 +1091,32 @@ class LiveSource:
 
         The SIGINT follows ``STOP_FLUSH`` seconds later (see there), from a timer thread,
         so this returns at once and may be called from a signal handler or another thread.
-        Iteration goes on until dumpcap has closed the pipe.
+        Iteration goes on until dumpcap has closed the pipe (at once while a restart is
+        awaited).
         """
-        if self._stopping or self._proc is None:
+        if self._stopping:
             return
         self._stopping = True
         self._stop_at = time.monotonic()
-        timer = threading.Timer(STOP_FLUSH, self._interrupt)
+        self._wake.set()
+        if self._proc is not None:
+            self._interrupt_later(None)
+
+    def _interrupt_later(self, proc: subprocess.Popen[bytes] | None) -> None:
+        timer = threading.Timer(STOP_FLUSH, self._interrupt, args=(proc,))
         timer.daemon = True
         timer.start()
 
-    def _interrupt(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
+    def _interrupt(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """SIGINT to ``proc`` (default: the dumpcap running now)."""
+        proc = proc if proc is not None else self._proc
+        if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._proc.pid, signal.SIGINT)
+                os.kill(proc.pid, signal.SIGINT)
 
     def close(self) -> None:
+        if self._links is not None:
+            self._links.close()
         proc = self._proc
         if proc is None:
             return

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -148,6 +148,7 @@ class MonitorApp(App[int]):
         self._rate = 0.0
         self.capture_done = threading.Event()
         self.capture_error: str | None = None
+        self._capture_seen = 0  # capture events already announced
         self.refresh_count = 0
         self.refresh_seconds = 0.0
         self.message = ""
@@ -205,6 +206,9 @@ class MonitorApp(App[int]):
         self._update_packets_title()
         self.query_one(FlowsTable).focus()
         self.set_interval(self.refresh_interval, self._tick)
+        set_status = getattr(self.feed, "set_status", None)
+        if set_status is not None:  # capture faults and recoveries, into the engine
+            set_status(self.engine.capture_event)
         self._capture()
 
     # --- capture worker -------------------------------------------------------------------
@@ -691,14 +695,35 @@ class MonitorApp(App[int]):
             message = f"capture error: {self.capture_error}"
         elif done and self.feed.live:
             message = message or "capture ended"
+        self._announce_capture_events()
         status = Status(
             source=self.feed.name, live=self.feed.live and not done, paused=self.paused,
             frames=eng.frames, srv6=eng.decoder.srv6, flows=len(eng.table),
             rate=0.0 if done and not self.feed.live else self._rate, drops=drop_text,
             elapsed=mono - self._started, progress=self.feed.progress(),
             loading=not done, filter=self.filter.text, ring=len(eng.packets),
-            message=message)
+            message=message, alert=self.capture_alert(done))
         self.query_one(StatusBar).show(status)
+
+    def capture_alert(self, done: bool = False) -> str:
+        """The status bar's alarm while a live capture misses interfaces ('' when not)."""
+        lost = self.engine.capture_lost()
+        if not lost:
+            return ""
+        text = "; ".join(why if name in why else f"{name}: {why}" for name, why in lost.items())
+        return f"CAPTURE LOST: {text}" + ("" if done else ", retrying")
+
+    def _announce_capture_events(self) -> None:
+        """A notification per capture fault or recovery since the last refresh."""
+        count, events = self.engine.capture_events_since(self._capture_seen)
+        self._capture_seen = count
+        for ev in events[-5:]:  # a burst: the latest few say enough
+            if ev.error:
+                self.notify(f"capture lost on {ev.interface}: {ev.message}", severity="error",
+                            timeout=10)
+            else:
+                self.notify(f"capture resumed on {ev.interface} after "
+                            f"{ev.lost_for or 0.0:.1f} s", timeout=5)
 
 
 # --- helpers (no UI) ------------------------------------------------------------------------
@@ -706,22 +731,60 @@ class MonitorApp(App[int]):
 
 def write_records(path: str | os.PathLike[str], records: Iterable[PacketRecord],
                   name: Callable[[int], str]) -> int:
-    """pcapng of ``records`` in capture order, one IDB per (interface, link type) used."""
+    """pcapng of ``records`` in capture order, one IDB per (interface, link type) used.
+
+    A regular file is written to a temporary file next to it and renamed over it when
+    complete, so an interrupted save (Ctrl-C, a full disk) never leaves a cut pcapng at
+    ``path``: the whole file or, as before, the older one or none (a symlink is followed;
+    a FIFO or device is written directly). The ring only holds whole frames, so a capture
+    fault never puts a partial block in it either.
+    """
     ordered = sorted(records, key=lambda r: r.seq)
-    n = 0
-    with open(path, "wb") as out:
-        writer = PcapngWriter(out)
-        idbs: dict[tuple[int, int], int] = {}
-        for rec in ordered:
-            frame = rec.frame
-            slot = (frame.interface, frame.linktype)
-            index = idbs.get(slot)
-            if index is None:
-                index = idbs[slot] = writer.add_interface(frame.linktype,
-                                                          name=name(frame.interface))
-            writer.write(frame, interface=index)
-            n += 1
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        with open(target, "wb") as out:
+            return _write_pcapng(out, ordered, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            n = _write_pcapng(out, ordered, name)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return n
+
+
+def _write_pcapng(out: BinaryIO, ordered: Sequence[PacketRecord],
+                  name: Callable[[int], str]) -> int:
+    writer = PcapngWriter(out)
+    idbs: dict[tuple[int, int], int] = {}
+    for rec in ordered:
+        frame = rec.frame
+        slot = (frame.interface, frame.linktype)
+        index = idbs.get(slot)
+        if index is None:
+            index = idbs[slot] = writer.add_interface(frame.linktype,
+                                                      name=name(frame.interface))
+        writer.write(frame, interface=index)
+    return len(ordered)
+
+
+def _umask() -> int:
+    """The process umask (mkstemp makes 0600 files; a save should look like open()'s),
+    read from /proc: os.umask would change it for every thread meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def tshark_dissect(rec: PacketRecord, timeout: float = 30.0) -> str:

@@ -7,7 +7,9 @@ times a second; both take ``lock``, and a snapshot is plain immutable data the w
 render at leisure. Per packet the engine does what the flow views already do
 (``FlowDecoder`` + ``FlowTable`` + ``LinkLoad``) and keeps the packet itself in a bounded ring
 buffer (for the packet list, the hex view and saving), so memory stays flat however long the
-monitor runs.
+monitor runs. Capture faults of a live feed (``capture_event``) change nothing of that: the
+engine only records which interfaces are not being captured, for the status bar, and
+everything it holds stays while the feed resumes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from srinspect.inspector import Inspector
 from srinspect.keys import Keyring
 from srinspect.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
 from srinspect.rules import Profile
+from srinspect.sources.live import CaptureEvent
 
 #: (name, link type, MAC or None) of capture interface ``index``, asked once per interface.
 Describe = Callable[[int], tuple[str, int, bytes | None]]
@@ -35,6 +38,7 @@ DEFAULT_MAX_FINDINGS = 2_000
 MAX_ROWS = 2_000  # flows handed to the UI per snapshot (busiest first beyond it)
 SPARK_LEN = 30  # seconds of bit/s history per flow (the sparkline)
 MAX_SPARKS = 4_096  # flows with a history at once (more: the newest go without)
+MAX_CAPTURE_EVENTS = 200  # capture faults and recoveries kept for the UI
 
 
 class PacketRecord:
@@ -135,6 +139,10 @@ class Snapshot:
     last_ts: float | None
     interfaces: dict[int, str] = field(default_factory=dict)
     spark: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    #: interfaces not being captured now -> why (empty while the capture is healthy)
+    capture_lost: dict[str, str] = field(default_factory=dict)
+    #: capture events so far (faults and recoveries; the UI announces new ones)
+    capture_events: int = 0
 
 
 class MonitorEngine:
@@ -178,6 +186,11 @@ class MonitorEngine:
         self.spark: dict[int, deque[float]] = {}
         self._bucket: dict[int, int] = {}
         self._second: int | None = None
+        #: capture faults and recoveries (newest last), their count, and per capture source
+        #: the interfaces it is not capturing now with the reason
+        self.capture_log: deque[CaptureEvent] = deque(maxlen=MAX_CAPTURE_EVENTS)
+        self.capture_count = 0
+        self._lost: dict[str, dict[str, str]] = {}
 
     # --- capture side ---------------------------------------------------------------------
 
@@ -221,6 +234,34 @@ class MonitorEngine:
         if table.has_events:
             self.events.extend(table.drain())
         return rec
+
+    def capture_event(self, event: CaptureEvent) -> None:
+        """A live feed lost or regained interfaces (any capture thread). Each event lists
+        every interface its source still misses, so the state per source is just that."""
+        with self.lock:
+            self.capture_log.append(event)
+            self.capture_count += 1
+            lost = self._lost.setdefault(event.source, {})
+            if event.error:
+                for name in event.interfaces:
+                    lost[name] = event.message
+            still = set(event.lost)
+            for name in [n for n in lost if n not in still]:
+                del lost[name]
+            for name in event.lost:
+                lost.setdefault(name, "not captured")
+
+    def capture_lost(self) -> dict[str, str]:
+        """Interfaces not being captured now (all sources) -> why."""
+        with self.lock:
+            return {name: why for lost in self._lost.values() for name, why in lost.items()}
+
+    def capture_events_since(self, n: int) -> tuple[int, list[CaptureEvent]]:
+        """(count so far, the capture events numbered above ``n`` still kept, oldest
+        first); events are numbered from 1 in arrival order."""
+        with self.lock:
+            fresh = min(self.capture_count - n, len(self.capture_log))
+            return self.capture_count, list(self.capture_log)[-fresh:] if fresh > 0 else []
 
     def _roll(self, second: int) -> None:
         """Close the seconds before ``second``: append each flow's bit/s (zeros for idle
@@ -310,7 +351,10 @@ class MonitorEngine:
                 rules=rules, findings_total=self.finding_n, path_changes=table.path_changes,
                 evicted=table.evicted, expired=table.expired, ring=len(self.packets),
                 first_ts=self.first_ts, last_ts=self.last_ts, interfaces=dict(self._names),
-                spark={r.id: tuple(self.spark[r.id]) for r in rows if r.id in self.spark})
+                spark={r.id: tuple(self.spark[r.id]) for r in rows if r.id in self.spark},
+                capture_lost={name: why for lost in self._lost.values()
+                              for name, why in lost.items()},
+                capture_events=self.capture_count)
 
     def records_since(self, seq: int, limit: int) -> list[PacketRecord]:
         """SRv6 packets newer than ``seq``, newest first, at most ``limit``.

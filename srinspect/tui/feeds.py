@@ -5,7 +5,8 @@ still settling, so the monitor depends on it in this one module. A feed adds wha
 needs on top of a source: ``progress()`` while a file loads, a ``run(sink)`` loop that one
 worker thread drives (a lab feed runs one capture per namespace and merges them), and
 network-namespace capture (``NETNS/IFACE``), because lab links live inside namespaces
-where a dumpcap started in ours cannot see them.
+where a dumpcap started in ours cannot see them. Live feeds resume after capture faults
+(an interface down or deleted, dumpcap killed) and report them through ``set_status``.
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ from srinspect.sources import open_capture
 from srinspect.sources.capture import CaptureReader
 from srinspect.sources.live import (
     CaptureError,
+    CaptureEvent,
     FileSource,
     InterfaceDrops,
     InterfaceInfo,
+    LinkWatch,
     LiveSource,
     Source,
 )
 
 Sink = Callable[[Frame], object]
 Cancelled = Callable[[], bool]
+StatusCallback = Callable[[CaptureEvent], None]
 
 
 class Feed(Protocol):
@@ -52,6 +56,10 @@ class Feed(Protocol):
         """Fraction of a file read so far; None when unknowable (live, pipes, gzip)."""
 
     def drops(self) -> list[InterfaceDrops]: ...
+
+    def set_status(self, callback: StatusCallback | None) -> None:
+        """Call ``callback`` with each capture fault and recovery (live feeds; from the
+        capture worker's threads)."""
 
     def stop(self) -> None:
         """Ask the source to end (thread-safe; run() then returns soon)."""
@@ -108,6 +116,9 @@ class FileFeed:
     def drops(self) -> list[InterfaceDrops]:
         return []
 
+    def set_status(self, callback: StatusCallback | None) -> None:
+        return  # a file has no capture faults
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -145,6 +156,11 @@ class SourceFeed:
 
     def drops(self) -> list[InterfaceDrops]:
         return self.source.drops()
+
+    def set_status(self, callback: StatusCallback | None) -> None:
+        setter = getattr(self.source, "set_status", None)
+        if setter is not None:
+            setter(callback)
 
     def stop(self) -> None:
         self.source.stop()
@@ -195,8 +211,18 @@ class NetnsLiveSource(LiveSource):
         self.netns = netns
         self._macs: dict[str, bytes | None] = {}
 
-    def command(self) -> list[str]:
-        return ["ip", "netns", "exec", self.netns, *super().command()]
+    def command(self, interfaces: Sequence[str] | None = None) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *super().command(interfaces)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.netns}/{self.name}"
+
+    def display(self, name: str) -> str:
+        return f"{self.netns}/{name}"
+
+    def _link_watch(self) -> LinkWatch:
+        return LinkWatch(self.netns)
 
     def interface(self, index: int) -> InterfaceInfo:
         info = super().interface(index)
@@ -256,6 +282,10 @@ class MultiFeed:
     def drops(self) -> list[InterfaceDrops]:
         return [d for f in self.feeds for d in f.drops()]
 
+    def set_status(self, callback: StatusCallback | None) -> None:
+        for f in self.feeds:
+            f.set_status(callback)
+
     def stop(self) -> None:
         for f in self.feeds:
             f.stop()
@@ -266,12 +296,13 @@ class MultiFeed:
 
 
 def live_feed(specs: Sequence[str], *, bpf: str | None = None, snaplen: int = 0,
-              buffer_mb: int = 64) -> Feed:
+              buffer_mb: int = 64, resume: bool = True) -> Feed:
     """Live capture on ``-i`` interfaces; ``NETNS/IFACE`` captures inside a namespace.
 
     Interfaces of our own namespace share one dumpcap (one pcapng stream); each namespace
     gets its own. Every capture is started here, so errors (privileges, unknown
-    interface) surface before the UI takes the terminal.
+    interface) surface before the UI takes the terminal. Once running, each capture
+    resumes by itself after a fault (``resume``, see ``LiveSource``).
     """
     groups: dict[str | None, list[str]] = {}
     for spec in specs:
@@ -283,10 +314,11 @@ def live_feed(specs: Sequence[str], *, bpf: str | None = None, snaplen: int = 0,
         for netns, ifaces in groups.items():
             src: LiveSource
             if netns is None:
-                src = LiveSource(ifaces, bpf=bpf, snaplen=snaplen, buffer_mb=buffer_mb)
+                src = LiveSource(ifaces, bpf=bpf, snaplen=snaplen, buffer_mb=buffer_mb,
+                                 resume=resume)
             else:
                 src = NetnsLiveSource(netns, ifaces, bpf=bpf, snaplen=snaplen,
-                                      buffer_mb=buffer_mb)
+                                      buffer_mb=buffer_mb, resume=resume)
             src.start()
             feeds.append(SourceFeed(src))
             widths.append(len(ifaces))

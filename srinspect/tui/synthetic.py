@@ -89,6 +89,9 @@ class SyntheticFeed:
     def drops(self) -> list[InterfaceDrops]:
         return []
 
+    def set_status(self, callback: object) -> None:
+        return  # nothing to go wrong
+
     def stop(self) -> None:
         self._stop.set()
 

@@ -231,6 +231,28 @@ class SrLab:
         sender.send(f"{count} {gap} {dest}")
         sender.wait_stdout(lambda ln: ln.strip() == "done", timeout=60)
 
+    def restore_r1(self) -> None:
+        """Bring r1 up again after ``ip link set r1 down``: the kernel dropped its address,
+        the static neighbour and the routes through it (and the tests' encap routes via
+        r1, which they add back themselves)."""
+        self.ip("r", "link", "set", "r1", "up")
+        self._wait_carrier([("r", "r1")])
+        self.ip("r", "addr", "replace", "2001:db8:20::1/64", "dev", "r1", "nodad")
+        self.ip("r", "-6", "neigh", "replace", "2001:db8:20::2", "lladdr",
+                self.mac("k1", "k1"), "dev", "r1", "nud", "permanent")
+        self.ip("r", "-6", "route", "replace", "fc00:2::/64", "via", "2001:db8:20::2",
+                "dev", "r1")
+
+    def recreate_r1(self) -> None:
+        """Make the r1/k1 veth pair again after ``ip link del r1`` (which removed both)."""
+        sh("ip", "link", "add", "r1", "netns", self.ns("r"), "type", "veth", "peer", "name",
+           "k1", "netns", self.ns("k1"))
+        self.ip("k1", "addr", "add", "2001:db8:20::2/64", "dev", "k1", "nodad")
+        self.ip("k1", "link", "set", "k1", "up")
+        self.ip("k1", "-6", "neigh", "replace", "2001:db8:20::1", "lladdr",
+                self.mac("r", "r1"), "dev", "k1", "nud", "permanent")
+        self.restore_r1()
+
     def close(self) -> None:
         for proc in self.procs:
             proc.kill()
@@ -253,6 +275,16 @@ def lab_skip_reason() -> str | None:
         if shutil.which(tool) is None and not os.access(f"/usr/bin/{tool}", os.X_OK):
             return f"{tool} is not installed (scripts/setup.sh installs it)"
     return None
+
+
+def children(proc: Proc) -> list[int]:
+    """Process ids of ``proc``'s children (srinspect's dumpcap), from /proc."""
+    pid = proc.popen.pid
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as fh:
+            out += [int(x) for x in fh.read().split()]
+    return out
 
 
 def events(proc: Proc) -> list[dict[str, object]]:

@@ -15,6 +15,7 @@ from tuihelp import PCAPS, drive, make_app, screen_text  # type: ignore[import-n
 from srinspect.events import addr_text
 from srinspect.findings import Finding
 from srinspect.sources import open_capture
+from srinspect.sources.live import CaptureEvent
 from srinspect.tui.app import MonitorApp, tshark_dissect
 from srinspect.tui.feeds import FileFeed
 from srinspect.tui.widgets.detail import SELECT_STYLE, DetailTree, HexView
@@ -335,3 +336,31 @@ def test_large_capture_loads_in_background_and_stays_responsive(tmp_path: Path) 
             app.stop_capture()
 
     asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_status_bar_says_when_the_capture_is_lost() -> None:
+    """What a live feed's capture faults look like (the events injected as the feed's
+    status callback would deliver them); the data on screen stays."""
+
+    def ev(kind: str, lost: tuple[str, ...]) -> CaptureEvent:
+        return CaptureEvent(kind, time.time(), ("r1",), "r1 is down", "down", True,
+                            None if kind == "capture-error" else 2.5, lost, "r1")
+
+    async def body(app: MonitorApp, pilot: Pilot[int]) -> None:
+        flows = app.query_one(FlowsTable)
+        before = len(flows.items)
+        app.engine.capture_event(ev("capture-error", ("r1",)))
+        app.refresh_now()
+        await pilot.pause()
+        status = str(app.query_one("#status").render())
+        assert "LOST" in status and "CAPTURE LOST: r1 is down" in status
+        assert app.capture_alert() == "CAPTURE LOST: r1 is down, retrying"
+        assert len(flows.items) == before
+        app.engine.capture_event(ev("capture-resumed", ()))
+        app.refresh_now()
+        await pilot.pause()
+        assert "CAPTURE LOST" not in str(app.query_one("#status").render())
+        assert app.capture_alert() == ""
+        assert app._capture_seen == 2  # noqa: SLF001 - both announced
+
+    drive(make_app("kernel-encap.pcap"), body)

@@ -12,6 +12,7 @@ import pytest
 from srinspect.events import addr_text
 from srinspect.keys import build_keyring
 from srinspect.sources import open_capture
+from srinspect.sources.live import CaptureEvent
 from srinspect.tui import fmt
 from srinspect.tui.app import write_records
 from srinspect.tui.engine import MonitorEngine
@@ -19,7 +20,7 @@ from srinspect.tui.feeds import FileFeed, split_netns
 from srinspect.tui.filters import Filter, Subject
 from srinspect.tui.lab import lab_map, layout
 from srinspect.tui.synthetic import SyntheticFeed
-from srinspect.tui.widgets.panels import render_topology
+from srinspect.tui.widgets.panels import Status, render_status, render_topology
 from srinspect.wire import parse_ip6
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +157,63 @@ def test_other_samples_load(name: str) -> None:
     snap = eng.snapshot(0.0)
     assert snap.flow_total >= 1
     assert all(addr_text(r.key[0]) for r in snap.flows)
+
+
+def _event(kind: str, source: str, names: tuple[str, ...], lost: tuple[str, ...],
+           message: str = "", reason: str | None = None) -> CaptureEvent:
+    return CaptureEvent(kind, 1.0, names, message, reason, True, None, lost, source)
+
+
+def test_engine_capture_state_follows_the_events() -> None:
+    """Each event lists everything its source still misses; several sources (one per
+    namespace) are kept apart; the flows are untouched."""
+    eng = load("kernel-encap.pcap")
+    flows = eng.snapshot(0.0).flow_total
+    eng.capture_event(_event("capture-error", "a", ("r1", "r2"), ("r1", "r2"),
+                             "dumpcap was killed by SIGKILL", "exited"))
+    eng.capture_event(_event("capture-error", "b/x1", ("b/x1",), ("b/x1",), "b/x1 is down",
+                             "down"))
+    assert eng.capture_lost() == {"r1": "dumpcap was killed by SIGKILL",
+                                  "r2": "dumpcap was killed by SIGKILL",
+                                  "b/x1": "b/x1 is down"}
+    eng.capture_event(_event("capture-error", "a", ("r1",), ("r1", "r2"), "r1 no longer exists",
+                             "gone"))
+    eng.capture_event(_event("capture-resumed", "a", ("r2",), ("r1",)))
+    snap = eng.snapshot(0.0)
+    assert snap.capture_lost == {"r1": "r1 no longer exists", "b/x1": "b/x1 is down"}
+    assert snap.capture_events == 4 and snap.flow_total == flows
+    count, fresh = eng.capture_events_since(2)
+    assert count == 4 and [e.event for e in fresh] == ["capture-error", "capture-resumed"]
+    assert eng.capture_events_since(4) == (4, [])
+    eng.capture_event(_event("capture-resumed", "a", ("r1",), ()))
+    eng.capture_event(_event("capture-resumed", "b/x1", ("b/x1",), ()))
+    assert eng.capture_lost() == {} and eng.snapshot(0.0).capture_lost == {}
+
+
+def test_status_bar_alert() -> None:
+    text = render_status(Status(source="r1", live=True, alert="CAPTURE LOST: r1 is down"))
+    assert text.plain.startswith(" LOST  r1  CAPTURE LOST: r1 is down")
+    assert "LIVE" not in text.plain
+    assert render_status(Status(source="r1", live=True)).plain.startswith(" LIVE ")
+
+
+def test_write_records_is_all_or_nothing(tmp_path: Path) -> None:
+    """A save that fails half-way leaves the older file as it was, and no temporary."""
+    eng = load("kernel-encap.pcap")
+    out = tmp_path / "x.pcapng"
+    out.write_bytes(b"older")
+    calls = []
+
+    def name(index: int) -> str:
+        calls.append(index)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_records(out, eng.records(), name)
+    assert calls and out.read_bytes() == b"older"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pcapng"]
+    assert write_records(out, eng.records(), eng.interface_name) == 6
+    assert len(list(open_capture(out))) == 6
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # like open(), not mkstemp's 0600

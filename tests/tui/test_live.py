@@ -11,18 +11,24 @@ namespaces and processes are removed whatever happens.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from srinspect.events import addr_text
-from srinspect.tui.app import MonitorApp
-from srinspect.tui.feeds import live_feed
+from srinspect.sources import open_capture
+from srinspect.tui.app import MonitorApp, write_records
+from srinspect.tui.engine import MonitorEngine
+from srinspect.tui.feeds import NetnsLiveSource, SourceFeed, live_feed
 from srinspect.tui.widgets.tables import FlowsTable
 
 pytestmark = pytest.mark.kernel
@@ -36,6 +42,16 @@ end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end:
     s.sendto(b"srinspect monitor test", ("2001:db8:d1::1", 9))
     time.sleep(0.01)
+"""
+# COUNT datagrams from one source port (one flow however often it runs)
+COUNT_SENDER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 40001))
+for _ in range(int(sys.argv[1])):
+    s.sendto(b"srinspect monitor test", ("2001:db8:d1::1", 9))
+    time.sleep(0.005)
 """
 
 
@@ -122,3 +138,81 @@ def test_live_flow_appears_with_its_path_within_two_seconds(netns: dict) -> None
         feed.close()
     assert seen[0] <= 2.0, f"the flow took {seen[0]:.2f} s to appear"
     print(f"flow on screen {seen[0]:.2f} s after the sender started")
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: ignore[type-arg]
+                                                      tmp_path: Path) -> None:
+    """No UI: the feed and the engine as the monitor wires them. dumpcap is killed (the
+    feed restarts it, the engine keeps its flow and counts on), then the link goes down and
+    up (the engine reports the interface lost, then captured again); the packets kept
+    save to a pcapng that reads back whole."""
+    r = netns["r"]
+    feed = live_feed([f"{r}/r1"])
+    assert isinstance(feed, SourceFeed) and isinstance(feed.source, NetnsLiveSource)
+    source = feed.source
+    engine = MonitorEngine(paced=True, describe=feed.describe)
+    feed.set_status(engine.capture_event)
+    worker = threading.Thread(target=feed.run, args=(engine.feed, lambda: False), daemon=True)
+    worker.start()
+
+    def send(count: int) -> None:
+        subprocess.run(["ip", "netns", "exec", r, sys.executable, "-c", COUNT_SENDER,
+                        str(count)], check=True, timeout=30)
+
+    def ours() -> list:  # type: ignore[type-arg]
+        return [f for f in engine.snapshot(time.time()).flows if addr_text(f.key[0]) == TUNSRC]
+
+    try:
+        send(30)
+        wait_for("30 packets", lambda: sum(f.packets for f in ours()) == 30)
+        [before] = ours()
+        first = source._proc
+        assert first is not None
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for("the restart", lambda: engine.capture_count == 2)
+        _, evs = engine.capture_events_since(0)
+        assert [e.event for e in evs] == ["capture-error", "capture-resumed"]
+        assert evs[0].interfaces == (f"{r}/r1",) and evs[0].source == f"{r}/r1"
+        assert "SIGKILL" in evs[0].message and evs[0].retrying
+        assert engine.capture_lost() == {} and engine.snapshot(time.time()).capture_events == 2
+        assert source._proc is not None and source._proc.pid != first.pid
+        [kept] = ours()
+        assert kept.id == before.id and kept.packets == 30  # nothing lost, nothing doubled
+        send(20)
+        wait_for("20 more packets", lambda: [f.packets for f in ours()] == [50])
+        assert ours()[0].id == before.id
+
+        # the link: down (engine says so), up (captured again); the data stays
+        subprocess.run(["ip", "-n", r, "link", "set", "r1", "down"], check=True)
+        wait_for("the link loss", lambda: bool(engine.capture_lost()))
+        assert engine.capture_lost() == {f"{r}/r1": f"{r}/r1 is down"}
+        snap = engine.snapshot(time.time())
+        assert snap.capture_lost == {f"{r}/r1": f"{r}/r1 is down"} and snap.flow_total == 1
+        subprocess.run(["ip", "-n", r, "link", "set", "r1", "up"], check=True)
+        wait_for("the link back", lambda: not engine.capture_lost())
+        assert [e.event for e in engine.capture_events_since(2)[1]] == [
+            "capture-error", "capture-resumed"]
+        assert [f.packets for f in ours()] == [50]
+    finally:
+        feed.stop()
+        worker.join(15)
+        feed.close()
+    assert not worker.is_alive()
+
+    out = tmp_path / "kept.pcapng"
+    assert write_records(out, engine.records(), engine.interface_name) == 50
+    assert len(list(open_capture(out))) == 50
+    if shutil.which("tshark"):
+        read = subprocess.run(["tshark", "-n", "-r", str(out), "-T", "fields", "-e",
+                               "frame.number"], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert read.returncode == 0 and "cut short" not in read.stderr, read.stderr
+        assert len(read.stdout.split()) == 50
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -80,6 +80,8 @@ class Status:
     filter: str = ""
     ring: int = 0
     message: str = ""
+    #: a live capture that is not capturing everything (shown in red, replaces LIVE)
+    alert: str = ""
 
 
 class StatusBar(Static):
@@ -95,6 +97,8 @@ def render_status(s: Status) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     if s.paused:
         out.append(" PAUSED ", style="bold black on yellow")
+    elif s.alert:
+        out.append(" LOST ", style="bold white on red")
     elif s.live:
         out.append(" LIVE ", style="bold white on dark_green")
     elif s.loading:
@@ -103,6 +107,8 @@ def render_status(s: Status) -> Text:
     else:
         out.append(" FILE ", style="bold white on grey30")
     out.append(f" {s.source}  ")
+    if s.alert:
+        out.append(f"{s.alert}  ", style="bold red")
     out.append(f"{fmt.si(s.rate)} fr/s  ", style="bold")
     out.append(f"frames {s.frames}  SRv6 {s.srv6}  flows {s.flows}  ring {s.ring}  ")
     out.append(f"drops {s.drops}  ", style="bold red" if s.drops not in ("0", "-") else "")
