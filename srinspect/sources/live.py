@@ -894,17 +894,21 @@ class LiveSource:
                 with contextlib.suppress(OSError):
                     pipe.close()
 
-    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    def _release(self, proc: subprocess.Popen[bytes]) -> None:
+        """After dumpcap ended: let the stderr reader finish, close our pipe ends."""
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self._release(proc)
 
     def _recover(self) -> bool:
         """Start dumpcap again until it runs (True) or the source is stopped (False)."""
@@ -1127,12 +1131,7 @@ class LiveSource:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=3)
-        if self._stderr_thread is not None:
-            self._stderr_thread.join(timeout=2)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        self._release(proc)
 
     def __enter__(self) -> LiveSource:
         return self.start()

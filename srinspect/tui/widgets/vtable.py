@@ -36,6 +36,19 @@ class Column:
     right: bool = False
 
 
+class _ItemMessage(Message):
+    """A VirtualTable message about one item; ``control`` lets handlers filter by table."""
+
+    def __init__(self, table: VirtualTable, item: Any) -> None:
+        super().__init__()
+        self.table = table
+        self.item = item
+
+    @property
+    def control(self) -> VirtualTable:
+        return self.table
+
+
 class VirtualTable(ScrollView, can_focus=True):
     """Rows are ``items`` (any objects); subclasses say how an item looks (``cells``) and
     what identifies it (``key``)."""
@@ -61,29 +74,11 @@ class VirtualTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
-    class Highlighted(Message):
+    class Highlighted(_ItemMessage):
         """The cursor moved onto an item (by the user: keys or mouse)."""
 
-        def __init__(self, table: VirtualTable, item: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.item = item
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
-
-    class Chosen(Message):
+    class Chosen(_ItemMessage):
         """Enter or a click on an item."""
-
-        def __init__(self, table: VirtualTable, item: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.item = item
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
 
     class Sorted(Message):
         """A header was clicked: ``column`` is its key."""
