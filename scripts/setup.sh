@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up srinspect on a fresh Debian machine (run as root). Idempotent: installs only what is
-# missing. System packages: tshark (Wireshark cross-check), tcpdump and iperf3 (kernel samples,
-# live capture, lab), iproute2 (namespaces, SRv6 routes). Python: a virtualenv in .venv with
+# missing. System packages: gcc + python3-dev (the audit's compiled pre-filter), tshark
+# (Wireshark cross-check), tcpdump and iperf3 (kernel samples, live capture, lab), iproute2
+# (namespaces, SRv6 routes). Python: a virtualenv in .venv with
 # srinspect installed editable plus its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# The audit's compiled pre-filter (srinspect/_skim.c) needs a C compiler and Python's headers.
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(
+    sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1 || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup: need root to install: ${need[*]}" >&2
@@ -30,10 +35,12 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 stamp=.venv/.srinspect-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
+    || [ srinspect/_skim.c -nt "$stamp" ]; then
     echo "setup: installing Python packages into .venv" >&2
     .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
     .venv/bin/pip install -q -e '.[test]'
     touch "$stamp"
 fi
+.venv/bin/python -c 'from srinspect import skim; print("setup: audit engine:", skim.describe())' >&2
 echo "setup: ready (.venv/bin/srinspect)" >&2

@@ -134,10 +134,13 @@ class Auditor:
         srh_before, packets_before = insp.srh_packets, insp.packets
         try:
             with self.open_reader(path) as reader:
-                if detail or self.on_frame is not None or self.on_progress is not None:
-                    self._loop_hooked(reader, fr, detail)
-                else:
-                    self._loop_fast(reader, fr)
+                try:
+                    if detail or self.on_frame is not None:
+                        self._loop_hooked(reader, fr, detail)
+                    else:
+                        self._loop_fast(reader, fr)
+                finally:
+                    insp.add_skimmed(*reader.take_skim_counts())
         except CaptureFormatError as exc:
             fr.status = STATUS_STOPPED if insp.packets > packets_before else STATUS_UNREADABLE
             fr.error = exc.message
@@ -162,21 +165,34 @@ class Auditor:
         """How an input is opened; subclasses open other kinds of input (fsio: URLs)."""
         return open_capture(path)
 
-    def _loop_fast(self, reader: Iterable[Frame], fr: FileReport) -> None:
-        """The audit's hot loop: no hooks, clean packets never leave the inspector."""
-        feed = self.inspector.feed
+    def _loop_fast(self, reader: CaptureReader, fr: FileReport) -> None:
+        """The audit's hot loop: the reader's compiled pre-filter consumes what needs no
+        Python (None marks such a run), clean packets never leave the inspector."""
+        insp = self.inspector
+        feed = insp.feed
         record = self._record
-        for frame in reader:
-            try:
-                result = feed(frame, False)
-            except InspectorBug as bug:
-                fr.notes.append(str(bug))
-                continue
-            if result is not None and result is not CLEAN:
-                record(fr, result)  # type: ignore[arg-type]
+        progress = self.on_progress
+        next_progress = insp.packets + PROGRESS_EVERY
+        for frame in reader.skim(insp.profile is Profile.DRAFT04):
+            if frame is None:
+                if progress is None:
+                    continue  # counts are taken once, when the file is done
+                insp.add_skimmed(*reader.take_skim_counts())
+            else:
+                try:
+                    result = feed(frame, False)
+                except InspectorBug as bug:
+                    fr.notes.append(str(bug))
+                    continue
+                if result is not None and result is not CLEAN:
+                    record(fr, result)  # type: ignore[arg-type]
+            if progress is not None and insp.packets >= next_progress:
+                progress(fr.file, insp.packets, reader.bytes_read)
+                next_progress = insp.packets + PROGRESS_EVERY
 
     def _loop_hooked(self, reader: CaptureReader, fr: FileReport, detail: bool) -> None:
-        """Same as the hot loop, plus per-packet, per-frame and progress hooks."""
+        """Every frame through the inspector (no pre-filter), for per-packet and per-frame
+        hooks (decode, annotate), plus progress."""
         insp = self.inspector
         progress, on_frame = self.on_progress, self.on_frame
         count = 0

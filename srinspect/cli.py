@@ -9,14 +9,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from . import __version__
+from . import __version__, skim
 from .audit import Auditor, AuditReport
 from .dissect import packet_dict, packet_tree, render_tree
 from .errors import KeyFileError
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "draft-ietf-6man-segment-routing-header-04 and RFC 8754.",
         epilog="Exit codes: 0 ok, 1 error-severity findings, 2 usage/input error, "
                "130 interrupted.")
-    parser.add_argument("--version", action="version", version=f"srinspect {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"srinspect {__version__}, audit engine: {skim.describe()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     audit = sub.add_parser(
@@ -184,14 +186,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.max_findings is not None and args.max_findings < 0:
         print("srinspect: --max-findings must be >= 0", file=sys.stderr)
         return EXIT_USAGE
-    report = _run_audit(args, keyring, inputs)
-    out = _open_out(args.output)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:  # before the audit, so a typo in a path does not cost a long run
+            out = _open_out(args.output)
+            if out is not sys.stdout:
+                stack.callback(out.close)
+            annotate = stack.enter_context(open(args.annotate, "wb")) if args.annotate else None
+        except OSError as exc:
+            print(f"srinspect: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        report = _run_audit(args, keyring, inputs, annotate)
         for chunk in _render(report, args.format, args.fail_on):
             out.write(chunk)
-    finally:
-        if out is not sys.stdout:
-            out.close()
     _warn_files(report)
     if report.interrupted:
         return EXIT_INTERRUPTED  # the report above is valid and says where it stopped
@@ -217,27 +223,28 @@ def _input_bytes(inputs: list[str]) -> dict[str, int]:
     return sizes
 
 
-def _run_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str]) -> AuditReport:
-    """Parallel when it pays (big inputs, no per-frame sink), else in this process."""
+def _run_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str],
+               annotate: BinaryIO | None = None) -> AuditReport:
+    """Parallel when it pays (big inputs, no per-frame sink), else in this process.
+    ``annotate`` is the open ``--annotate`` file."""
     if args.scheduler:
         from .distributed import cli_audit  # Dask is optional: imported only when asked for
 
         return cli_audit(args, keyring, inputs)
     sizes = _input_bytes(inputs)
     with AuditProgress(sum(sizes.values()), progress_wanted(args.progress)) as bar:
-        if not args.annotate and worth_parallel(inputs, args.workers):
+        if annotate is None and worth_parallel(inputs, args.workers):
             return audit_parallel(
                 inputs, args.workers, args.profile, keyring, args.max_findings,
                 on_unit=lambda u: bar.add_done((u.stop - u.start) or sizes.get(u.path, 0)))
-        if not args.annotate:
+        if annotate is None:
             auditor = Auditor(args.profile, keyring, max_findings=args.max_findings)
             _audit_sequential(auditor, inputs, sizes, bar)
             return auditor.report
-        with open(args.annotate, "wb") as stream:
-            annotator = Annotator(stream)
-            auditor = Auditor(args.profile, keyring, max_findings=args.max_findings,
-                              on_frame=annotator.write)
-            _audit_sequential(auditor, inputs, sizes, bar, annotator.next_file)
+        annotator = Annotator(annotate)
+        auditor = Auditor(args.profile, keyring, max_findings=args.max_findings,
+                          on_frame=annotator.write)
+        _audit_sequential(auditor, inputs, sizes, bar, annotator.next_file)
         print(f"srinspect: wrote {args.annotate}: {annotator.frames} frames, "
               f"{annotator.comments} comments", file=sys.stderr)
         return auditor.report
@@ -315,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # reader went away (| head): not an error worth a traceback
         return EXIT_OK
+    except OSError as exc:  # e.g. disk full while writing a report: a message, not a trace
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"srinspect: I/O error{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

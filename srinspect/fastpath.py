@@ -11,6 +11,7 @@ that whenever this returns True the full validator finds nothing.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 _FIXED = struct.Struct("!HBB")  # payload length, next header, hop limit (at offset 4)
 _SRH = struct.Struct("!BBBBBBH")
@@ -91,3 +92,26 @@ def simple_hmac_srh(data: bytes, off: int) -> int:
             return -1
         p += 16
     return tlv
+
+
+def fast_srh_py(data: bytes, off: int, draft04: bool) -> int:
+    """-1: a clean simple SRH (``clean_simple_srh``); the HMAC TLV offset of a simple draft-04
+    HMAC SRH (``simple_hmac_srh``); -2: anything else, which takes the full decoder."""
+    if clean_simple_srh(data, off, draft04):
+        return -1
+    if draft04:
+        tlv = simple_hmac_srh(data, off)
+        if tlv >= 0:
+            return tlv
+    return -2
+
+
+def _native_fast_srh() -> Callable[[bytes, int, bool], int]:
+    from . import skim
+
+    return skim.native.fast_srh if skim.native is not None else fast_srh_py
+
+
+#: What the inspector calls: the C version in ``_skim`` when built, else ``fast_srh_py``.
+#: tests/unit/test_fastpath.py holds both to the full validator.
+fast_srh: Callable[[bytes, int, bool], int] = _native_fast_srh()

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .fastpath import clean_simple_srh, simple_hmac_srh
+from .fastpath import fast_srh
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding, HmacCheck
 from .frame import Frame
 from .ipv6 import MAX_NESTING, NH_IPV4, NH_IPV6, Ipv4, Ipv6, pull_inner, pull_ipv6
@@ -88,6 +88,14 @@ class Inspector:
         self.srh_packets = 0
         self.unsupported_linktypes: Counter[int] = Counter()
 
+    def add_skimmed(self, records: int, ipv6: int, srh: int) -> None:
+        """Count packets the readers' compiled pre-filter consumed on this inspector's
+        behalf (each one exactly what ``feed(frame, detail=False)`` returns None or CLEAN
+        for; see _skim.c)."""
+        self.packets += records
+        self.ipv6_packets += ipv6
+        self.srh_packets += srh
+
     def link_decoder(self, linktype: int) -> Callable[[bytes], int] | None:
         try:
             return self._link[linktype]
@@ -118,14 +126,13 @@ class Inspector:
         if data[off + 6] not in _INTERESTING:
             return None
         if not detail:
-            if clean_simple_srh(data, off, self._draft04):
+            tlv = fast_srh(data, off, self._draft04)
+            if tlv == -1:
                 self.srh_packets += 1
                 return CLEAN
-            if self._draft04:
-                tlv = simple_hmac_srh(data, off)
-                if tlv >= 0:
-                    self.srh_packets += 1
-                    return self._fast_hmac(frame.number, data, off, tlv)
+            if tlv >= 0:
+                self.srh_packets += 1
+                return self._fast_hmac(frame.number, data, off, tlv)
         try:
             return self._decode(frame, data, off, detail)
         except Exception as exc:  # pragma: no cover - a codec bug must not stop an audit

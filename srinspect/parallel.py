@@ -88,14 +88,12 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
         reader_cls = PcapReader if unit.kind == "pcap" else PcapngReader
         reader = reader_cls(f, head=unit.prefix)
         shift = first - len(unit.prefix)  # stream offset -> file offset
-        before = insp.srh_packets
+        reader.limit = unit.stop - shift  # records starting at unit.stop are the next unit's
+        before, packets_before = insp.srh_packets, insp.packets
         try:
-            for frame in reader:
-                at = reader.record_offset + shift
-                if at >= unit.stop:
-                    res.end = at
-                    break
-                res.frames += 1
+            for frame in reader.skim(insp.profile is Profile.DRAFT04):
+                if frame is None:
+                    continue  # a run the pre-filter consumed: counted below
                 try:
                     result = insp.feed(frame, False)
                 except InspectorBug:
@@ -110,11 +108,13 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
                     res.by_severity[finding.severity.label] += 1
                     if cap is None or len(res.findings) < cap:
                         res.findings.append(finding)
-            else:
-                res.end = size
         except CaptureFormatError:
             res.ok = False
             return res
+        finally:
+            insp.add_skimmed(*reader.take_skim_counts())
+        res.end = reader.next_offset + shift if reader.next_offset is not None else size
+        res.frames = insp.packets - packets_before
         res.srh_packets = insp.srh_packets - before
         if sum(insp.unsupported_linktypes.values()) != unsupported:
             res.ok = False  # the sequential re-run writes the per-file link type note

@@ -42,6 +42,10 @@ class _FormatReader(Protocol):
 
     def __iter__(self) -> Iterator[Frame]: ...
 
+    def skim(self, draft04: bool) -> Iterator[Frame | None]: ...
+
+    def take_skim_counts(self) -> tuple[int, int, int]: ...
+
 
 class CaptureReader:
     """An open capture: iterate it for Frames; use it as a context manager to close it.
@@ -86,6 +90,14 @@ class CaptureReader:
     def __iter__(self) -> Iterator[Frame]:
         # The reader's own generator, not a wrapper: a wrapping loop would cost ~10% speed.
         return iter(self._reader)
+
+    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+        """Iterate with the compiled pre-filter (``PcapReader.skim``): None marks a run of
+        records consumed without Python; ``take_skim_counts`` says how many."""
+        return self._reader.skim(draft04)
+
+    def take_skim_counts(self) -> tuple[int, int, int]:
+        return self._reader.take_skim_counts()
 
     def close(self) -> None:
         """Close the file if ``open_capture`` opened it; stdin is left open."""

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
 
@@ -178,9 +179,14 @@ class PcapReader:
         #: Largest caplen accepted: max(snaplen, 256 KiB), never above 16 MiB.
         self.caplen_cap = min(max(snaplen, DEFAULT_CAPLEN_CAP), MAX_CAPLEN)
         self._rest = hdr[_FILE_HDR_LEN:]
-        self._frames: Iterator[Frame] | None = None
-        #: Stream offset of the record of the frame last yielded (parallel audit splits on it).
+        self._frames: Iterator[Frame | None] | None = None
+        #: Stream offset of the record of the frame last yielded.
         self.record_offset = 0
+        #: Records at or after this stream offset are not read (a parallel work unit's end).
+        self.limit: int | None = None
+        #: Where reading stopped because of ``limit``: the next record's stream offset.
+        self.next_offset: int | None = None
+        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
 
     @property
     def bytes_read(self) -> int:
@@ -199,11 +205,35 @@ class PcapReader:
 
     def __iter__(self) -> Iterator[Frame]:
         if self._frames is None:
-            self._frames = self._records()
+            self._frames = self._records(None)
+        return self._frames  # type: ignore[return-value] - None only comes from skim()
+
+    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+        """Iterate with the compiled pre-filter: records it consumes are only counted
+        (``take_skim_counts``); each run of them yields None, so a consumer can report
+        progress; every other record is yielded as a Frame, numbered as usual. Falls back
+        to plain iteration when the pre-filter is unavailable or the link type unknown."""
+        if self._frames is None:
+            use = skim_mod.supports(self.linktype)
+            self._frames = self._records(draft04 if use else None)
         return self._frames
 
-    def _records(self) -> Iterator[Frame]:
-        """Yield each record; raise CaptureFormatError at the first bad or cut one."""
+    def take_skim_counts(self) -> tuple[int, int, int]:
+        """(records, IPv6 packets, clean SRH packets) the pre-filter consumed since the last
+        call; the consumer adds them to its own counters."""
+        counts = tuple(self._skim_counts)
+        self._skim_counts[:] = (0, 0, 0)
+        return counts  # type: ignore[return-value]
+
+    def _records(self, draft04: bool | None) -> Iterator[Frame | None]:
+        """Yield each record; raise CaptureFormatError at the first bad or cut one.
+
+        ``draft04`` None: no pre-filter; otherwise the profile the pre-filter checks for.
+        """
+        skim = skim_mod.native.skim_pcap if draft04 is not None else None  # type: ignore[union-attr]
+        counts = self._skim_counts
+        big = self.byteorder == ">"
+        limit = self.limit if self.limit is not None else 1 << 62
         unpack = _REC_HDR[self.byteorder].unpack_from
         extend = self._input.extend
         make = make_frame
@@ -217,6 +247,19 @@ class PcapReader:
         end = len(buf)
         number = 0
         while True:
+            if skim is not None and end - pos >= _REC_HDR_LEN:
+                pos, records, ipv6, srh = skim(
+                    buf, pos, end, limit - base, big, cap, linktype, draft04
+                )
+                if records:
+                    number += records
+                    counts[0] += records
+                    counts[1] += ipv6
+                    counts[2] += srh
+                    yield None
+            if base + pos >= limit:
+                self.next_offset = base + pos
+                return
             if end - pos < _REC_HDR_LEN:
                 buf, base, pos, end = refill(extend, buf, base, pos, _REC_HDR_LEN, number)
                 if end == 0:

@@ -11,12 +11,14 @@ new section: interfaces and statistics are reset, and the byte order may change.
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
-from srinspect.sources.pcap import ByteStream, ChunkedInput, make_frame, refill
+from srinspect.sources.pcap import ByteStream, ChunkedInput, PcapReader, make_frame, refill
 
 #: Largest block accepted. Real blocks are a packet plus options; 64 MiB leaves ample room.
 MAX_BLOCK_LEN = 64 << 20
@@ -103,9 +105,14 @@ class PcapngReader:
         self.linktypes: set[int] = set()
         self.byteorder = "<"
         self.sections = 0
-        self._frames: Iterator[Frame] | None = None
-        #: Stream offset of the block of the frame last yielded (parallel audit splits on it).
+        self._frames: Iterator[Frame | None] | None = None
+        #: Stream offset of the block of the frame last yielded.
         self.record_offset = 0
+        #: Blocks at or after this stream offset are not read (a parallel work unit's end).
+        self.limit: int | None = None
+        #: Where reading stopped because of ``limit``: the next block's stream offset.
+        self.next_offset: int | None = None
+        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
 
     @property
     def bytes_read(self) -> int:
@@ -114,10 +121,19 @@ class PcapngReader:
 
     def __iter__(self) -> Iterator[Frame]:
         if self._frames is None:
-            self._frames = self._blocks()
+            self._frames = self._blocks(None)
+        return self._frames  # type: ignore[return-value] - None only comes from skim()
+
+    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+        """Iterate with the compiled pre-filter (see ``PcapReader.skim``): EPBs it consumes
+        are only counted, each run of them yields None, every other packet a Frame."""
+        if self._frames is None:
+            self._frames = self._blocks(draft04 if skim_mod.native is not None else None)
         return self._frames
 
-    def _blocks(self) -> Iterator[Frame]:
+    take_skim_counts = PcapReader.take_skim_counts
+
+    def _blocks(self, draft04: bool | None) -> Iterator[Frame | None]:
         """Walk the blocks; yield a Frame per packet block, raise at the first bad block.
 
         Hot path: an EPB already whole in the buffer is decoded right here, with one
@@ -137,7 +153,24 @@ class PcapngReader:
         u32 = _U32[order].unpack_from
         fast: list[tuple[int, int, int]] = []
         in_section = False
+        skim = skim_mod.native.skim_pcapng if draft04 is not None else None  # type: ignore[union-attr]
+        counts = self._skim_counts
+        linktypes = b""  # one native int32 per interface, for the pre-filter
+        limit = self.limit if self.limit is not None else 1 << 62
         while True:
+            if skim is not None and end - pos >= 28:
+                pos, records, ipv6, srh = skim(
+                    buf, pos, end, limit - base, order == ">", linktypes, draft04
+                )
+                if records:
+                    number += records
+                    counts[0] += records
+                    counts[1] += ipv6
+                    counts[2] += srh
+                    yield None
+            if base + pos >= limit:
+                self.next_offset = base + pos
+                return
             if end - pos >= 28:
                 btype, blen, ifid, ts_hi, ts_lo, caplen, orig_len = head(buf, pos)
                 stop = pos + blen
@@ -221,6 +254,7 @@ class PcapngReader:
                 raise self._error(str(exc), base + pos, number) from None
             if btype in (BT_SHB, BT_IDB):
                 fast = [(i.linktype, i.ts_divisor, i.ts_offset) for i in self.interfaces]
+                linktypes = array("i", [skim_link(i.linktype) for i in self.interfaces]).tobytes()
             if frame is not None:
                 number += 1
                 self.record_offset = base + pos
@@ -389,6 +423,12 @@ def _options(buf: bytes, start: int, stop: int, order: str) -> Iterator[tuple[in
             raise _Malformed(f"option {code} length {length} overruns its block")
         yield code, vstart, vend
         start = vstart + ((length + 3) & ~3)
+
+
+def skim_link(linktype: int) -> int:
+    """The link type as the pre-filter sees it: an unknown one (or one too large for int32)
+    becomes -1, which the pre-filter never consumes, so Python counts it as unsupported."""
+    return linktype if skim_mod.supports(linktype) else -1
 
 
 def _ts_divisor(value: bytes) -> int:

@@ -1,0 +1,356 @@
+"""The compiled pre-filter (srinspect._skim) must decide exactly what the Python path decides.
+
+It consumes records in C only when ``Inspector.feed(frame, detail=False)`` would return None
+or CLEAN, and its counts must be the inspector's. These tests hold the two together per
+frame (real, crafted and randomly mutated packets on every supported link type), per reader
+(pcap and pcapng, limits, damaged files) and per audit report.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from srinspect import fastpath, skim
+from srinspect.audit import Auditor
+from srinspect.build import ethernet, inner_udp, srv6_packet, with_hmac
+from srinspect.frame import Frame
+from srinspect.inspector import _INTERESTING, CLEAN, Inspector
+from srinspect.keys import Key, Keyring
+from srinspect.linklayer import ipv6_offset_func
+from srinspect.rules import Profile
+from srinspect.sinks.audit_json import report_dict
+from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
+from srinspect.sources import open_capture
+from srinspect.sources.pcap import PcapReader
+from srinspect.srh import SrhSpec
+
+REPO = Path(__file__).resolve().parents[2]
+EXTERNAL = REPO.parent / "shared" / "pcaps-external"
+CAPTURES = sorted(REPO.glob("pcaps/*.pcap*")) + sorted(EXTERNAL.glob("*.pcap*"))
+
+SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]
+INNER = inner_udp("2001:db8:a::100", "2001:db8:f::100")
+KEY = Key(7, "sha256", b"skim-test-key")
+
+native = skim.native
+
+
+def test_the_compiled_prefilter_is_built() -> None:
+    """CI installs a compiler (scripts/setup.sh), so a missing build is a failure here."""
+    if os.environ.get("SRINSPECT_PURE", "") not in ("", "0"):
+        pytest.skip("SRINSPECT_PURE is set: a pure-Python run was asked for")
+    assert native is not None, "srinspect._skim was not built (see setup.py)"
+    assert "compiled" in skim.describe()
+
+
+needs_native = pytest.mark.skipif(native is None, reason="srinspect._skim is not built")
+
+
+# --- seed packets ----------------------------------------------------------------------------
+
+
+def _seed_packets() -> list[bytes]:
+    """IPv6 packets (no link header): clean, faulty, HMAC, plain, nested, from the kernel."""
+    def pkt(spec: SrhSpec, **kw: object) -> bytes:
+        return srv6_packet("2001:db8:a::1", spec, INNER, **kw)  # type: ignore[arg-type]
+
+    out = [
+        pkt(SrhSpec(SEGS, segments_left=1)),
+        pkt(SrhSpec(SEGS, segments_left=0)),
+        pkt(SrhSpec(SEGS, segments_left=5), dst=SEGS[1]),
+        pkt(SrhSpec(SEGS, segments_left=1, flags=0x80)),
+        pkt(with_hmac(SrhSpec(SEGS, segments_left=1), "2001:db8:a::1", KEY)),
+        pkt(with_hmac(SrhSpec(SEGS, segments_left=2), "2001:db8:a::1", KEY, corrupt=True)),
+        INNER,
+        srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1, next_header=17),
+                    b"\x00" * 8),
+    ]
+    out.append(srv6_packet("2001:db8:b::1", SrhSpec(["2001:db8:9::1"], segments_left=0),
+                           out[0]))  # an SRH inside an SRH
+    for path in CAPTURES:
+        with open_capture(path) as reader:
+            for frame in reader:
+                fn = ipv6_offset_func(frame.linktype)
+                off = fn(frame.data) if fn else -1
+                if off >= 0:
+                    out.append(frame.data[off:])
+    return out
+
+
+SEEDS = _seed_packets()
+
+# Link-layer wrappers for every link type linklayer.py knows, plus one it does not.
+WRAP = {
+    1: lambda p: ethernet(p),
+    -1: lambda p: bytes(12) + b"\x81\x00\x00\x05\x88\xa8\x00\x06\x86\xdd" + p,  # QinQ
+    101: lambda p: p,
+    229: lambda p: p,
+    228: lambda p: p,
+    113: lambda p: bytes(14) + b"\x86\xdd" + p,
+    276: lambda p: b"\x86\xdd" + bytes(18) + p,
+    0: lambda p: (10).to_bytes(4, "little") + p,
+    -108: lambda p: (30).to_bytes(4, "big") + p,  # NULL written big-endian (FreeBSD host)
+    108: lambda p: (24).to_bytes(4, "big") + p,
+    147: lambda p: p,  # a DLT_USER type: unsupported
+}
+
+
+def _linktype(key: int) -> int:
+    return {-1: 1, -108: 0}.get(key, key)
+
+
+def python_verdict(linktype: int, data: bytes, draft04: bool) -> int:
+    """What the Python path does with a frame, in the pre-filter's codes (see _skim.c)."""
+    insp = Inspector(Profile.DRAFT04 if draft04 else Profile.RFC8754, Keyring([KEY]))
+    fn = ipv6_offset_func(linktype)
+    if fn is None:
+        return 3  # unsupported link type: Python counts it
+    result = insp.feed(Frame(1, 0.0, linktype, data, len(data)), False)
+    if result is CLEAN:
+        return 2
+    if result is not None:
+        return 3
+    if not insp.ipv6_packets:
+        return 0
+    return 1 if data[fn(data) + 6] not in _INTERESTING else 3
+
+
+@pytest.fixture
+def pure_inspector(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("srinspect.inspector.fast_srh", fastpath.fast_srh_py)
+
+
+# --- per frame -------------------------------------------------------------------------------
+
+
+@needs_native
+@pytest.mark.usefixtures("pure_inspector")
+@pytest.mark.parametrize("wrap", sorted(WRAP))
+def test_every_seed_gets_the_python_verdict(wrap: int) -> None:
+    linktype = _linktype(wrap)
+    seen = set()
+    for packet in SEEDS:
+        data = WRAP[wrap](packet)
+        for draft04 in (True, False):
+            want = python_verdict(linktype, data, draft04)
+            assert native.verdict(linktype, data, draft04) == want, (wrap, data.hex())
+            seen.add(want)
+    if linktype in (1, 101, 229, 113, 276, 0, 108):
+        assert seen == {1, 2, 3}  # the seeds exercise skipping, clean SRHs and the slow path
+    if linktype == 228:
+        assert seen == {0}
+
+
+mutation = st.tuples(st.integers(0, 400), st.integers(0, 255))
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, len(SEEDS) - 1),
+    wrap=st.sampled_from(sorted(WRAP)),
+    mutations=st.lists(mutation, max_size=4),
+    cut=st.one_of(st.none(), st.integers(0, 400)),
+    draft04=st.booleans(),
+)
+def test_mutated_frames_get_the_python_verdict(seed, wrap, mutations, cut, draft04) -> None:
+    data = bytearray(WRAP[wrap](SEEDS[seed]))
+    for at, value in mutations:
+        if at < len(data):
+            data[at] = value
+    frame = bytes(data[:cut] if cut is not None else data)
+    linktype = _linktype(wrap)
+    orig = fastpath.fast_srh
+    try:
+        import srinspect.inspector as inspector_mod
+
+        inspector_mod.fast_srh = fastpath.fast_srh_py
+        want = python_verdict(linktype, frame, draft04)
+    finally:
+        inspector_mod.fast_srh = orig
+    assert native.verdict(linktype, frame, draft04) == want
+    fn = ipv6_offset_func(linktype)
+    off = fn(frame) if fn else -1
+    if off >= 0:
+        for at in (off, max(off - 3, 0), off + 2):  # also offsets that are wrong on purpose
+            assert native.fast_srh(frame, at, draft04) == fastpath.fast_srh_py(frame, at, draft04)
+
+
+@needs_native
+def test_fast_srh_rejects_negative_offsets() -> None:
+    assert native.fast_srh(SEEDS[0], -1, True) == -2
+
+
+# --- per reader ------------------------------------------------------------------------------
+
+
+def _frames(count: int, linktype: int = 1) -> list[Frame]:
+    """A mix whose runs of skippable frames are broken by frames that need Python."""
+    out = []
+    for i in range(count):
+        packet = SEEDS[(i * 7) % len(SEEDS)]
+        data = WRAP[linktype](packet)
+        out.append(Frame(i + 1, 1_700_000_000 + i / 1000, linktype, data, len(data)))
+    return out
+
+
+def _audit(paths: list[Path], profile: Profile = Profile.DRAFT04) -> dict[str, object]:
+    auditor = Auditor(profile, Keyring([KEY]))
+    return report_dict(auditor.audit_files([str(p) for p in paths]))
+
+
+def _audit_both(monkeypatch: pytest.MonkeyPatch, paths: list[Path],
+                profile: Profile = Profile.DRAFT04) -> dict[str, object]:
+    fast = _audit(paths, profile)
+    with monkeypatch.context() as m:
+        m.setattr(skim, "native", None)
+        m.setattr("srinspect.inspector.fast_srh", fastpath.fast_srh_py)
+        pure = _audit(paths, profile)
+    assert fast == pure
+    return fast
+
+
+@needs_native
+@pytest.mark.parametrize("profile", list(Profile))
+def test_audit_of_every_sample_capture_is_unchanged(monkeypatch, profile) -> None:
+    rep = _audit_both(monkeypatch, CAPTURES, profile)
+    assert rep["summary"]["packets"] > 0  # type: ignore[index]
+
+
+@needs_native
+@pytest.mark.parametrize("linktype", [1, 101, 113, 276, 0, 108, 147])
+def test_pcap_audit_is_unchanged_per_link_type(tmp_path, monkeypatch, linktype) -> None:
+    path = tmp_path / "mix.pcap"
+    write_pcap(path, _frames(3000, linktype), linktype)
+    rep = _audit_both(monkeypatch, [path])
+    summary = rep["summary"]
+    assert summary["packets"] == 3000  # type: ignore[index]
+    if linktype != 147:
+        assert summary["findings"] > 0 and summary["srh_packets"] > 1000  # type: ignore[index]
+
+
+def _pcapng(path: Path, frames: list[Frame], linktypes: tuple[int, ...] = (1, 113, 147),
+            comment_every: int = 5) -> Path:
+    with path.open("wb") as out:
+        w = PcapngWriter(out)
+        for lt in linktypes:
+            w.add_interface(lt)
+        for i, f in enumerate(frames):
+            iface = i % len(linktypes)
+            lt = linktypes[iface]
+            data = WRAP[lt](SEEDS[(i * 7) % len(SEEDS)])
+            frame = Frame(f.number, f.ts, lt, data, len(data), iface)
+            w.write(frame, comments=[f"c{i}"] if i % comment_every == 0 else ())
+    return path
+
+
+@needs_native
+def test_pcapng_audit_is_unchanged_across_interfaces(tmp_path, monkeypatch) -> None:
+    path = _pcapng(tmp_path / "mix.pcapng", _frames(3000))
+    rep = _audit_both(monkeypatch, [path])
+    assert rep["summary"]["packets"] == 3000  # type: ignore[index]
+    assert any("147" in n for n in rep["files"][0]["notes"])  # type: ignore[index]
+
+
+@needs_native
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(["pcap", "pcapng"]),
+       damage=st.lists(st.tuples(st.integers(0, 30_000), st.integers(0, 255)), min_size=1,
+                       max_size=6),
+       cut=st.one_of(st.none(), st.integers(24, 30_000)))
+def test_damaged_files_stop_at_the_same_byte(tmp_path_factory, monkeypatch, kind, damage,
+                                             cut) -> None:
+    """Whatever the damage, the pre-filter never reads past what Python would reject."""
+    tmp = tmp_path_factory.mktemp("dmg")
+    src = tmp / f"in.{kind}"
+    if kind == "pcap":
+        write_pcap(src, _frames(200), 1)
+    else:
+        _pcapng(src, _frames(200), comment_every=3)
+    data = bytearray(src.read_bytes())
+    for at, value in damage:
+        if at < len(data):
+            data[at] = value
+    src.write_bytes(bytes(data[:cut]))
+    _audit_both(monkeypatch, [src])
+
+
+@needs_native
+def test_malformed_epb_option_is_left_to_python(tmp_path, monkeypatch) -> None:
+    """An EPB whose option overruns its block: the reader's error, at that block."""
+    path = _pcapng(tmp_path / "opt.pcapng", _frames(50), linktypes=(1,), comment_every=1000)
+    data = bytearray(path.read_bytes())
+    # Give the 30th EPB an option area claiming more than the block holds.
+    pos, count = 0, 0
+    while pos < len(data):
+        btype, blen = struct.unpack_from("<II", data, pos)
+        if btype == 6:
+            count += 1
+            if count == 30:
+                caplen = struct.unpack_from("<I", data, pos + 20)[0]
+                opt = pos + 28 + ((caplen + 3) & ~3)
+                data[opt:opt] = struct.pack("<HH", 1, 200) + b"abcd"
+                struct.pack_into("<I", data, pos + 4, blen + 8)
+                struct.pack_into("<I", data, pos + blen + 8 - 4, blen + 8)
+                break
+        pos += blen
+    path.write_bytes(bytes(data))
+    rep = _audit_both(monkeypatch, [path])
+    assert rep["files"][0]["status"] == "stopped"  # type: ignore[index]
+    assert rep["files"][0]["packets"] == 29  # type: ignore[index]
+    assert "overruns" in rep["files"][0]["error"]  # type: ignore[index]
+
+
+@needs_native
+@pytest.mark.parametrize("use_native", [True, False])
+def test_reader_limit_stops_before_the_next_unit(monkeypatch, use_native) -> None:
+    """Records starting at or after ``limit`` belong to the next work unit: not read."""
+    if not use_native:
+        monkeypatch.setattr(skim, "native", None)
+    frames = _frames(100)
+    buf = io.BytesIO()
+    path_bytes = _pcap_bytes(frames)
+    starts = []
+    pos = 24
+    for f in frames:
+        starts.append(pos)
+        pos += 16 + len(f.data)
+    limit = starts[60] - 5  # inside record 59's bytes: record 60 is the first not read
+    buf = io.BytesIO(path_bytes[4:])
+    reader = PcapReader(buf, head=path_bytes[:4])
+    reader.limit = limit
+    yielded = [f for f in reader.skim(True) if f is not None]
+    records = reader.take_skim_counts()[0] + len(yielded)
+    assert records == 60
+    assert reader.next_offset == starts[60]
+    assert all(f.number <= 60 for f in yielded)
+
+
+def _pcap_bytes(frames: list[Frame]) -> bytes:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    for f in frames:
+        out.append(struct.pack("<IIII", int(f.ts), 0, len(f.data), f.orig_len) + f.data)
+    return b"".join(out)
+
+
+@needs_native
+def test_progress_is_reported_while_the_prefilter_consumes_everything(tmp_path) -> None:
+    """A capture of only skippable frames still moves the progress bar."""
+    plain = ethernet(INNER)
+    frames = [Frame(i + 1, 0.0, 1, plain, len(plain)) for i in range(150_000)]
+    path = tmp_path / "plain.pcap"
+    write_pcap(path, frames, 1)
+    calls: list[int] = []
+    auditor = Auditor()
+    auditor.on_progress = lambda file, packets, nbytes: calls.append(packets)
+    auditor.audit_files([str(path)])
+    assert auditor.report.packets == 150_000
+    assert len(calls) >= 2 and calls == sorted(calls) and calls[-1] <= 150_000
