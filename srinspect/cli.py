@@ -186,6 +186,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.max_findings is not None and args.max_findings < 0:
         print("srinspect: --max-findings must be >= 0", file=sys.stderr)
         return EXIT_USAGE
+    if args.scheduler and args.annotate:
+        print("srinspect: --annotate writes every frame from this process; it cannot be "
+              "combined with --scheduler", file=sys.stderr)
+        return EXIT_USAGE
     with contextlib.ExitStack() as stack:
         try:  # before the audit, so a typo in a path does not cost a long run
             out = _open_out(args.output)

@@ -481,9 +481,6 @@ def cli_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str]) -> 
     """``srinspect audit --scheduler SPEC``: usage problems print a message and exit 2."""
     if not dask_available():
         _fail(INSTALL_HINT)
-    if args.annotate:
-        _fail("--annotate writes every frame from this process; it cannot be combined with "
-              "--scheduler")
     if "-" in inputs:
         _fail("--scheduler cannot audit stdin (-): the workers read the inputs themselves")
     try:
