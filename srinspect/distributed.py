@@ -40,11 +40,12 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from . import __version__
 from .audit import STATUS_OK, AuditReport, FileReport
+from .findings import Finding
 from .findingstore import FindingStore
 from .fsio import StreamAuditor, expand_url_inputs, input_size, is_url
 from .inspector import Inspector
@@ -145,9 +146,9 @@ class _Stage:
         if not self.ok:
             return False
         self.end = r.end
-        for f in r.findings:
+        for row in r.findings:
             if self.cap is None or len(self.findings) < self.cap:
-                self.findings.append((self.path, replace(f, frame=f.frame + self.base)))
+                self.findings.append((self.path, Finding.from_row(row, self.base)))
         for rule, n in r.by_rule.items():
             self.per_file[(self.path, rule)] += n
         self.by_rule.update(r.by_rule)

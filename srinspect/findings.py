@@ -31,6 +31,26 @@ class Finding:
         data["severity"] = self.severity.label
         return data
 
+    def to_row(self) -> FindingRow:
+        """The finding as a tuple of plain values. Parallel workers send findings home this
+        way: a tuple pickles and unpickles about ten times faster than the object."""
+        return (self.rule, int(self.severity), self.frame, self.offset, self.length,
+                self.message, self.ref, self.field, self.srh)
+
+    @classmethod
+    def from_row(cls, row: FindingRow, frame_shift: int = 0) -> Finding:
+        """Rebuild a finding from ``to_row``, its frame number moved by ``frame_shift`` (a
+        unit's frames are numbered from its own start)."""
+        rule, severity, frame, offset, length, message, ref, fld, srh = row
+        return cls(rule, _SEVERITY_BY_VALUE[severity], frame + frame_shift, offset, length, message,
+                   ref, fld, srh)
+
+
+_SEVERITY_BY_VALUE = tuple(sorted(Severity))
+
+#: ``Finding.to_row()``: rule, severity (int), frame, offset, length, message, ref, field, srh.
+FindingRow = tuple[str, int, int, int, int, str, str, str, int]
+
 
 HMAC_VERIFIED = "verified"
 HMAC_MISMATCH = "mismatch"

@@ -17,11 +17,11 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .audit import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
 from .errors import CaptureFormatError
-from .findings import Finding
+from .findings import Finding, FindingRow
 from .fsio import input_size, open_input
 from .inspector import CLEAN, Inspector, InspectorBug
 from .keys import Keyring
@@ -42,7 +42,7 @@ class UnitResult:
     end: int = -1  # file offset of the first record after the unit (its successor's first)
     frames: int = 0
     srh_packets: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)  # Finding.to_row(): cheap pickle
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     hmac: Counter[str] = field(default_factory=Counter)
@@ -107,7 +107,7 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
                     res.by_rule[finding.rule] += 1
                     res.by_severity[finding.severity.label] += 1
                     if cap is None or len(res.findings) < cap:
-                        res.findings.append(finding)
+                        res.findings.append(finding.to_row())
         except CaptureFormatError:
             res.ok = False
             return res
@@ -225,8 +225,8 @@ def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> boo
     base = 0
     per_file: Counter[tuple[str, str]] = Counter()
     for r in results:
-        for f in r.findings:
-            _add_finding(into, path, replace(f, frame=f.frame + base))
+        for row in r.findings:
+            _add_finding(into, path, Finding.from_row(row, base))
         for rule, n in r.by_rule.items():
             per_file[(path, rule)] += n
         _add_counts(into, r.by_rule, r.by_severity, r.hmac, Counter())

@@ -19,11 +19,14 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]  # a dict lookup: reports ask once per finding
 
     @classmethod
     def parse(cls, text: str) -> Severity:
         return cls[text.upper()]
+
+
+_SEVERITY_LABELS = {s: s.name.lower() for s in Severity}
 
 
 class Profile(StrEnum):

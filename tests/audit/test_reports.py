@@ -6,14 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import pickle
 import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from junitparser import Failure, JUnitXml
+
+from srinspect.findings import Finding
+from srinspect.rules import Severity
+from srinspect.sinks.audit_json import finding_dict, finding_json
 
 REPO = Path(__file__).resolve().parents[2]
 CRAFTED = REPO / "pcaps" / "crafted-draft04.pcapng"
@@ -93,3 +101,19 @@ def test_fail_on_and_max_findings() -> None:
     assert len(data["findings"]) == 3
     assert data["summary"]["findings"] == len(_findings())
     assert sum(data["summary"]["by_rule"].values()) == len(_findings())
+
+
+_text = st.text(st.characters(codec="utf-8"), max_size=40)
+_finding = st.builds(
+    Finding, rule=_text, severity=st.sampled_from(list(Severity)),
+    frame=st.integers(0, 2**40), offset=st.integers(0, 2**20), length=st.integers(0, 2**16),
+    message=_text, ref=_text, field=_text, srh=st.integers(-1, 2**16))
+
+
+@given(file=_text, f=_finding, shift=st.integers(0, 2**30))
+def test_finding_json_is_json_dumps_of_the_dict(file: str, f: Finding, shift: int) -> None:
+    """The hand-formatted line is exactly what json.dumps gives (quotes, unicode, escapes)."""
+    assert finding_json(file, f) == json.dumps(finding_dict(file, f))
+    back = Finding.from_row(f.to_row(), shift)
+    assert back == replace(f, frame=f.frame + shift)
+    assert pickle.loads(pickle.dumps(f.to_row())) == f.to_row()
