@@ -175,13 +175,37 @@ static Py_ssize_t simple_hmac_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off
     return tlv;
 }
 
-/* What Inspector.feed(frame, detail=False) would do with this frame, without objects. */
-static int verdict(int linktype, const uint8_t *d, Py_ssize_t n, int draft04) {
+/* What Inspector.feed(frame, detail=False) would do with this frame, without objects.
+ * ``*ipv6`` gets the IPv6 header offset (meaningful for CLEAN_SRH and an SRH-bound SLOW). */
+static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int draft04,
+                      Py_ssize_t *ipv6) {
     Py_ssize_t off = ipv6_offset(linktype, d, n);
+    *ipv6 = -1;
     if (off == -2) return SLOW;
     if (off < 0 || off + 40 > n || d[off] >> 4 != 6) return NOT_IPV6;
     if (!interesting(d[off + 6])) return PLAIN_IPV6;
+    *ipv6 = off;
     return clean_simple_srh(d, n, off, draft04) ? CLEAN_SRH : SLOW;
+}
+
+static int verdict(int linktype, const uint8_t *d, Py_ssize_t n, int draft04) {
+    Py_ssize_t off;
+    return verdict_at(linktype, d, n, draft04, &off);
+}
+
+/* A SLOW frame that is a simple draft-04 HMAC SRH (Inspector.feed -> _fast_hmac) goes into
+ * ``batch`` as (frame number, frame bytes, IPv6 offset, HMAC TLV offset) instead of stopping
+ * the skim: Python verifies a batch in one tight loop. 1 taken, 0 not, -1 error. */
+static int batch_hmac(PyObject *batch, Py_ssize_t number, const uint8_t *d, Py_ssize_t n,
+                      Py_ssize_t off) {
+    if (batch == NULL || off < 0) return 0;
+    Py_ssize_t tlv = simple_hmac_srh(d, n, off);
+    if (tlv < 0) return 0;
+    PyObject *item = Py_BuildValue("ny#nn", number, (const char *)d, n, off, tlv);
+    if (item == NULL) return -1;
+    int rc = PyList_Append(batch, item);
+    Py_DECREF(item);
+    return rc < 0 ? -1 : 1;
 }
 
 typedef struct {
@@ -194,9 +218,23 @@ static inline void count(counts_t *c, int v) {
     if (v == CLEAN_SRH) c->srh++;
 }
 
-static PyObject *result(Py_buffer *view, Py_ssize_t pos, counts_t *c) {
+static PyObject *result(Py_buffer *view, Py_ssize_t pos, counts_t *c, int failed) {
     PyBuffer_Release(view);
+    if (failed) return NULL;
     return Py_BuildValue("nnnn", pos, c->records, c->ipv6, c->srh);
+}
+
+/* ``batch`` argument: a list, or None for no batching. */
+static int batch_arg(PyObject **batch) {
+    if (*batch == Py_None) {
+        *batch = NULL;
+        return 0;
+    }
+    if (!PyList_Check(*batch)) {
+        PyErr_SetString(PyExc_TypeError, "batch must be a list or None");
+        return -1;
+    }
+    return 0;
 }
 
 static int check_range(Py_buffer *view, Py_ssize_t pos, Py_ssize_t *end) {
@@ -210,33 +248,46 @@ static int check_range(Py_buffer *view, Py_ssize_t pos, Py_ssize_t *end) {
 }
 
 PyDoc_STRVAR(skim_pcap_doc,
-"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, draft04)\n"
+"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, draft04, number, batch)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Consume the classic pcap records in buf[pos:end] that need no Python: not IPv6, IPv6\n"
 "that cannot lead to an SRH, or a clean simple SRv6 packet. Stops at the first record\n"
 "that is incomplete, starts at or after ``limit``, exceeds ``caplen_cap`` or needs the\n"
-"decoder; ``pos`` is that record's header. The counts are of the consumed records.");
+"decoder; ``pos`` is that record's header. The counts are of the consumed records.\n"
+"``batch`` (a list, or None): simple draft-04 HMAC SRH packets are consumed too and\n"
+"appended as (number, frame, ipv6_offset, tlv_offset); ``number`` is the frame number\n"
+"of the record before ``pos``.");
 
 static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t pos, end, limit;
-    int big, linktype, draft04;
+    Py_ssize_t pos, end, limit, number;
+    int big, linktype, draft04, failed = 0;
     unsigned long cap;
-    if (!PyArg_ParseTuple(args, "y*nnnpkip", &view, &pos, &end, &limit, &big, &cap, &linktype,
-                          &draft04))
+    PyObject *batch;
+    if (!PyArg_ParseTuple(args, "y*nnnpkipnO", &view, &pos, &end, &limit, &big, &cap,
+                          &linktype, &draft04, &number, &batch))
         return NULL;
     if (check_range(&view, pos, &end) < 0) return NULL;
+    if (batch_arg(&batch) < 0) return result(&view, pos, NULL, 1);
+    if (!draft04) batch = NULL;
     const uint8_t *b = (const uint8_t *)view.buf;
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= 16) {
         uint32_t caplen = rd32(b + pos + 8, big);
         if (caplen > cap || (Py_ssize_t)caplen > end - pos - 16) break;
-        int v = verdict(linktype, b + pos + 16, (Py_ssize_t)caplen, draft04);
-        if (v == SLOW) break;
+        Py_ssize_t off;
+        const uint8_t *d = b + pos + 16;
+        int v = verdict_at(linktype, d, (Py_ssize_t)caplen, draft04, &off);
+        if (v == SLOW) {
+            int took = batch_hmac(batch, number + c.records + 1, d, (Py_ssize_t)caplen, off);
+            if (took < 0) failed = 1;
+            if (took <= 0) break;
+            v = CLEAN_SRH; /* counted as Inspector.feed counts a fast HMAC packet */
+        }
         count(&c, v);
         pos += 16 + (Py_ssize_t)caplen;
     }
-    return result(&view, pos, &c);
+    return result(&view, pos, &c, failed);
 }
 
 /* pcapng options as pcapng._options walks them: 1 well-formed, 0 Python must raise. */
@@ -252,7 +303,7 @@ static int options_ok(const uint8_t *b, Py_ssize_t start, Py_ssize_t stop, int b
 }
 
 PyDoc_STRVAR(skim_pcapng_doc,
-"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, draft04)\n"
+"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, draft04, number, batch)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Like skim_pcap, over pcapng Enhanced Packet Blocks. ``linktypes`` holds one native int32\n"
 "per declared interface (array('i').tobytes()). Stops at any other block, at an EPB the\n"
@@ -261,9 +312,11 @@ PyDoc_STRVAR(skim_pcapng_doc,
 
 static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
     Py_buffer view, lt;
-    Py_ssize_t pos, end, limit;
-    int big, draft04;
-    if (!PyArg_ParseTuple(args, "y*nnnpy*p", &view, &pos, &end, &limit, &big, &lt, &draft04))
+    Py_ssize_t pos, end, limit, number;
+    int big, draft04, failed = 0;
+    PyObject *batch;
+    if (!PyArg_ParseTuple(args, "y*nnnpy*pnO", &view, &pos, &end, &limit, &big, &lt, &draft04,
+                          &number, &batch))
         return NULL;
     const int32_t *linktypes = (const int32_t *)lt.buf;
     Py_ssize_t interfaces = lt.len / (Py_ssize_t)sizeof(int32_t);
@@ -271,6 +324,11 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
         PyBuffer_Release(&lt);
         return NULL;
     }
+    if (batch_arg(&batch) < 0) {
+        PyBuffer_Release(&lt);
+        return result(&view, pos, NULL, 1);
+    }
+    if (!draft04) batch = NULL;
     const uint8_t *b = (const uint8_t *)view.buf;
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= 28) {
@@ -290,13 +348,20 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
         } else if (!options_ok(b, opt_start, stop - 4, big)) {
             break;
         }
-        int v = verdict(linktypes[ifid], b + pos + 28, (Py_ssize_t)caplen, draft04);
-        if (v == SLOW) break;
+        Py_ssize_t off;
+        const uint8_t *d = b + pos + 28;
+        int v = verdict_at(linktypes[ifid], d, (Py_ssize_t)caplen, draft04, &off);
+        if (v == SLOW) {
+            int took = batch_hmac(batch, number + c.records + 1, d, (Py_ssize_t)caplen, off);
+            if (took < 0) failed = 1;
+            if (took <= 0) break;
+            v = CLEAN_SRH;
+        }
         count(&c, v);
         pos = stop;
     }
     PyBuffer_Release(&lt);
-    return result(&view, pos, &c);
+    return result(&view, pos, &c, failed);
 }
 
 PyDoc_STRVAR(verdict_doc,

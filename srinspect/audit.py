@@ -171,10 +171,13 @@ class Auditor:
         insp = self.inspector
         feed = insp.feed
         record = self._record
+        fast_hmac = insp.fast_hmac
         progress = self.on_progress
         next_progress = insp.packets + PROGRESS_EVERY
-        for frame in reader.skim(insp.profile is Profile.DRAFT04):
+        for frame in reader.skim(insp.profile is Profile.DRAFT04, hmac_batch=True):
             if frame is None:
+                for number, data, off, tlv in reader.take_hmac_batch():
+                    record(fr, fast_hmac(number, data, off, tlv))  # type: ignore[arg-type]
                 if progress is None:
                     continue  # counts are taken once, when the file is done
                 insp.add_skimmed(*reader.take_skim_counts())

@@ -132,16 +132,18 @@ class Inspector:
                 return CLEAN
             if tlv >= 0:
                 self.srh_packets += 1
-                return self._fast_hmac(frame.number, data, off, tlv)
+                return self.fast_hmac(frame.number, data, off, tlv)
         try:
             return self._decode(frame, data, off, detail)
         except Exception as exc:  # pragma: no cover - a codec bug must not stop an audit
             raise InspectorBug(frame.number, exc) from exc
 
-    def _fast_hmac(self, number: int, data: bytes, off: int, tlv: int) -> FastResult:
+    def fast_hmac(self, number: int, data: bytes, off: int, tlv: int) -> FastResult:
         """A simple draft-04 SRH whose only TLV is its HMAC: verify (or report the unknown
         key) straight from the bytes. Gives exactly what the full validator gives; a
-        property test holds the two together."""
+        property test holds the two together. Called by ``feed`` and, for the packets the
+        readers' pre-filter set aside (``PcapReader.skim(hmac_batch=True)``, already
+        counted), by the audit loops."""
         s = off + 40
         key_id = int.from_bytes(data[tlv + 4 : tlv + 8], "big")
         key = self.keyring.get(key_id) if self.keyring is not None else None

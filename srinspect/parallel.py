@@ -23,7 +23,7 @@ from .audit import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileRepo
 from .errors import CaptureFormatError
 from .findings import Finding, FindingRow
 from .fsio import input_size, open_input
-from .inspector import CLEAN, Inspector, InspectorBug
+from .inspector import CLEAN, FastResult, Inspector, InspectorBug, PacketResult
 from .keys import Keyring
 from .rules import Profile
 from .sources.pcap import PcapReader
@@ -91,23 +91,18 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
         reader.limit = unit.stop - shift  # records starting at unit.stop are the next unit's
         before, packets_before = insp.srh_packets, insp.packets
         try:
-            for frame in reader.skim(insp.profile is Profile.DRAFT04):
-                if frame is None:
-                    continue  # a run the pre-filter consumed: counted below
+            for frame in reader.skim(insp.profile is Profile.DRAFT04, hmac_batch=True):
+                if frame is None:  # a run the pre-filter consumed: counted below
+                    for number, data, off, tlv in reader.take_hmac_batch():
+                        _add_result(res, insp.fast_hmac(number, data, off, tlv), cap)
+                    continue
                 try:
                     result = insp.feed(frame, False)
                 except InspectorBug:
                     res.ok = False  # the sequential re-run records it with its note
                     return res
-                if result is None or result is CLEAN:
-                    continue
-                for check in result.hmacs:
-                    res.hmac[check.status] += 1
-                for finding in result.findings:
-                    res.by_rule[finding.rule] += 1
-                    res.by_severity[finding.severity.label] += 1
-                    if cap is None or len(res.findings) < cap:
-                        res.findings.append(finding.to_row())
+                if result is not None and result is not CLEAN:
+                    _add_result(res, result, cap)  # type: ignore[arg-type]
         except CaptureFormatError:
             res.ok = False
             return res
@@ -123,6 +118,16 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
             res.state = (reader.sections, tuple(
                 (i.linktype, i.ts_divisor, i.ts_offset) for i in reader.interfaces))
     return res
+
+
+def _add_result(res: UnitResult, result: PacketResult | FastResult, cap: int | None) -> None:
+    for check in result.hmacs:
+        res.hmac[check.status] += 1
+    for finding in result.findings:
+        res.by_rule[finding.rule] += 1
+        res.by_severity[finding.severity.label] += 1
+        if cap is None or len(res.findings) < cap:
+            res.findings.append(finding.to_row())
 
 
 def plan(paths: Iterable[str], workers: int, min_unit: int = MIN_UNIT) -> list[WorkUnit]:

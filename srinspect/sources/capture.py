@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
-from srinspect.sources.pcap import ByteStream, PcapReader, is_pcap_magic
+from srinspect.sources.pcap import ByteStream, HmacCandidate, PcapReader, is_pcap_magic
 from srinspect.sources.pcapng import BT_SHB, Interface, InterfaceStats, PcapngReader
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -42,9 +42,11 @@ class _FormatReader(Protocol):
 
     def __iter__(self) -> Iterator[Frame]: ...
 
-    def skim(self, draft04: bool) -> Iterator[Frame | None]: ...
+    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]: ...
 
     def take_skim_counts(self) -> tuple[int, int, int]: ...
+
+    def take_hmac_batch(self) -> list[HmacCandidate]: ...
 
 
 class CaptureReader:
@@ -91,13 +93,16 @@ class CaptureReader:
         # The reader's own generator, not a wrapper: a wrapping loop would cost ~10% speed.
         return iter(self._reader)
 
-    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
         """Iterate with the compiled pre-filter (``PcapReader.skim``): None marks a run of
         records consumed without Python; ``take_skim_counts`` says how many."""
-        return self._reader.skim(draft04)
+        return self._reader.skim(draft04, hmac_batch)
 
     def take_skim_counts(self) -> tuple[int, int, int]:
         return self._reader.take_skim_counts()
+
+    def take_hmac_batch(self) -> list[HmacCandidate]:
+        return self._reader.take_hmac_batch()
 
     def close(self) -> None:
         """Close the file if ``open_capture`` opened it; stdin is left open."""

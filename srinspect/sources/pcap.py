@@ -141,6 +141,10 @@ def _frame_factory() -> Callable[..., Frame]:
     return make
 
 
+#: A packet the pre-filter set aside for HMAC verification: (frame number, frame bytes, IPv6
+#: header offset, HMAC TLV offset).
+HmacCandidate = tuple[int, bytes, int, int]
+
 #: ``make_frame(number, ts, linktype, data, orig_len, interface=0, comment=None) -> Frame``.
 make_frame: Callable[..., Frame] = _frame_factory()
 
@@ -187,6 +191,7 @@ class PcapReader:
         #: Where reading stopped because of ``limit``: the next record's stream offset.
         self.next_offset: int | None = None
         self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
+        self._hmac_batch: list[HmacCandidate] | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -208,11 +213,16 @@ class PcapReader:
             self._frames = self._records(None)
         return self._frames  # type: ignore[return-value] - None only comes from skim()
 
-    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
         """Iterate with the compiled pre-filter: records it consumes are only counted
         (``take_skim_counts``); each run of them yields None, so a consumer can report
         progress; every other record is yielded as a Frame, numbered as usual. Falls back
-        to plain iteration when the pre-filter is unavailable or the link type unknown."""
+        to plain iteration when the pre-filter is unavailable or the link type unknown.
+
+        ``hmac_batch``: simple draft-04 HMAC SRH packets are consumed too and collected;
+        after each None the consumer must take them (``take_hmac_batch``) and verify them
+        (``Inspector.verify_fast_hmac``) before the next frame, to keep frame order."""
+        self._hmac_batch = [] if hmac_batch else None
         if self._frames is None:
             use = skim_mod.supports(self.linktype)
             self._frames = self._records(draft04 if use else None)
@@ -225,6 +235,16 @@ class PcapReader:
         self._skim_counts[:] = (0, 0, 0)
         return counts  # type: ignore[return-value]
 
+    def take_hmac_batch(self) -> list[HmacCandidate]:
+        """The HMAC packets consumed since the last call: (number, frame bytes, IPv6 offset,
+        HMAC TLV offset) each, in frame order."""
+        batch = self._hmac_batch
+        if not batch:
+            return []
+        items = batch[:]
+        batch.clear()
+        return items
+
     def _records(self, draft04: bool | None) -> Iterator[Frame | None]:
         """Yield each record; raise CaptureFormatError at the first bad or cut one.
 
@@ -232,6 +252,7 @@ class PcapReader:
         """
         skim = skim_mod.native.skim_pcap if draft04 is not None else None  # type: ignore[union-attr]
         counts = self._skim_counts
+        batch = self._hmac_batch
         big = self.byteorder == ">"
         limit = self.limit if self.limit is not None else 1 << 62
         unpack = _REC_HDR[self.byteorder].unpack_from
@@ -249,7 +270,7 @@ class PcapReader:
         while True:
             if skim is not None and end - pos >= _REC_HDR_LEN:
                 pos, records, ipv6, srh = skim(
-                    buf, pos, end, limit - base, big, cap, linktype, draft04
+                    buf, pos, end, limit - base, big, cap, linktype, draft04, number, batch
                 )
                 if records:
                     number += records

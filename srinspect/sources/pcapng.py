@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
-from srinspect.sources.pcap import ByteStream, ChunkedInput, PcapReader, make_frame, refill
+from srinspect.sources.pcap import (
+    ByteStream,
+    ChunkedInput,
+    HmacCandidate,
+    PcapReader,
+    make_frame,
+    refill,
+)
 
 #: Largest block accepted. Real blocks are a packet plus options; 64 MiB leaves ample room.
 MAX_BLOCK_LEN = 64 << 20
@@ -113,6 +120,7 @@ class PcapngReader:
         #: Where reading stopped because of ``limit``: the next block's stream offset.
         self.next_offset: int | None = None
         self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
+        self._hmac_batch: list[HmacCandidate] | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -124,14 +132,16 @@ class PcapngReader:
             self._frames = self._blocks(None)
         return self._frames  # type: ignore[return-value] - None only comes from skim()
 
-    def skim(self, draft04: bool) -> Iterator[Frame | None]:
+    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
         """Iterate with the compiled pre-filter (see ``PcapReader.skim``): EPBs it consumes
         are only counted, each run of them yields None, every other packet a Frame."""
+        self._hmac_batch = [] if hmac_batch else None
         if self._frames is None:
             self._frames = self._blocks(draft04 if skim_mod.native is not None else None)
         return self._frames
 
     take_skim_counts = PcapReader.take_skim_counts
+    take_hmac_batch = PcapReader.take_hmac_batch
 
     def _blocks(self, draft04: bool | None) -> Iterator[Frame | None]:
         """Walk the blocks; yield a Frame per packet block, raise at the first bad block.
@@ -155,12 +165,13 @@ class PcapngReader:
         in_section = False
         skim = skim_mod.native.skim_pcapng if draft04 is not None else None  # type: ignore[union-attr]
         counts = self._skim_counts
+        batch = self._hmac_batch
         linktypes = b""  # one native int32 per interface, for the pre-filter
         limit = self.limit if self.limit is not None else 1 << 62
         while True:
             if skim is not None and end - pos >= 28:
                 pos, records, ipv6, srh = skim(
-                    buf, pos, end, limit - base, order == ">", linktypes, draft04
+                    buf, pos, end, limit - base, order == ">", linktypes, draft04, number, batch
                 )
                 if records:
                     number += records

@@ -354,3 +354,33 @@ def test_progress_is_reported_while_the_prefilter_consumes_everything(tmp_path) 
     auditor.audit_files([str(path)])
     assert auditor.report.packets == 150_000
     assert len(calls) >= 2 and calls == sorted(calls) and calls[-1] <= 150_000
+
+
+@needs_native
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_hmac_packets_are_batched_in_frame_order(tmp_path, kind) -> None:
+    """Simple draft-04 HMAC SRHs leave the C loop as a batch, not one Frame at a time;
+    anything else that needs Python still comes out as a Frame, in order."""
+    hmac_pkt = ethernet(SEEDS[4])
+    faulty = ethernet(SEEDS[2])
+    frames = [Frame(i + 1, 0.0, 1, faulty if i % 50 == 49 else hmac_pkt, len(hmac_pkt))
+              for i in range(500)]
+    path = tmp_path / f"hmac.{kind}"
+    if kind == "pcap":
+        write_pcap(path, frames, 1)
+    else:
+        with path.open("wb") as out:
+            w = PcapngWriter(out)
+            w.add_interface(1)
+            for i, f in enumerate(frames):
+                w.write(f, comments=["c"] if i % 7 == 0 else ())
+    order: list[int] = []
+    with open_capture(path) as reader:
+        for frame in reader.skim(True, hmac_batch=True):
+            if frame is None:
+                order += [number for number, *_ in reader.take_hmac_batch()]
+            else:
+                order.append(-frame.number)
+        assert reader.take_skim_counts() == (490, 490, 490)
+    assert [abs(n) for n in order] == list(range(1, 501))
+    assert [-n for n in order if n < 0] == list(range(50, 501, 50))
