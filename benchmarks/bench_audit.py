@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from itertools import islice
+from itertools import cycle, islice
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -130,12 +130,24 @@ def pyshark_reader(path: Path) -> Callable[[], int]:
     return go
 
 
+def faulty_capture(out: Path, packets: int) -> Path:
+    """Every packet needs the full decoder and validator: the crafted frames of
+    pcaps/crafted-draft04.pcapng (one per rule, most with findings) replicated. The worst
+    case, next to the realistic mix."""
+    if not out.exists():
+        frames = list(open_capture(REPO / "pcaps" / "crafted-draft04.pcapng"))
+        write_pcap(out, islice(cycle(frames), packets), frames[0].linktype)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--slice", type=int, default=20_000, help="packets for scapy/dpkt")
     ap.add_argument("--pyshark-slice", type=int, default=2_000)
+    ap.add_argument("--faulty", type=int, default=100_000,
+                    help="packets in the every-packet-faulty capture")
     ap.add_argument("--tshark-full", action="store_true", help="tshark on the whole file")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="best of N for srinspect runs")
@@ -152,6 +164,7 @@ def main() -> int:
     srh_only = args.workdir / f"srh-only-{args.packets}.pcap"
     if not srh_only.exists():
         make_mixed(srh_only, args.packets, SRH_ONLY)
+    faulty = faulty_capture(args.workdir / f"faulty-{args.faulty}.pcap", args.faulty)
     keys = ["--keys", str(REPO / "pcaps/kernel-hmac-keys.toml")]
     runs: list[tuple[str, Path, Callable[[], int]]] = [
         ("srinspect audit, 1 worker", big, srinspect_audit(big, 1)),
@@ -162,6 +175,8 @@ def main() -> int:
         ("srinspect audit, SRH packets only, 1 worker", srh_only, srinspect_audit(srh_only, 1)),
         ("srinspect audit, 1 worker, pure Python (SRINSPECT_PURE=1)", big,
          srinspect_audit(big, 1, pure=True)),
+        ("srinspect audit, every packet faulty (full validator), 1 worker", faulty,
+         srinspect_audit(faulty, 1, ["--keys", str(REPO / "pcaps/crafted-keys.toml")])),
     ]
     if shutil.which("tshark"):
         runs.append(("tshark -Y ipv6.routing.type==4 -T fields", tshark_in, tshark(tshark_in)))
@@ -175,7 +190,8 @@ def main() -> int:
     rows = []
     for name, path, fn in runs:
         n, secs = timed(fn, args.repeat if name.startswith("srinspect") else 1)
-        rows.append((name, n, secs, n / secs if secs else 0.0, path not in (big, srh_only)))
+        rows.append((name, n, secs, n / secs if secs else 0.0,
+                     path not in (big, srh_only, faulty)))
         print(f"  {name}: {n} packets in {secs:.2f} s", file=sys.stderr)
     print_table(rows, rows[0][3], rows[1][3], args.workers, args.markdown)
     return 0

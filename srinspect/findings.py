@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .fastnew import frozen_constructor
 from .rules import Severity
 
 
@@ -42,11 +43,12 @@ class Finding:
         """Rebuild a finding from ``to_row``, its frame number moved by ``frame_shift`` (a
         unit's frames are numbered from its own start)."""
         rule, severity, frame, offset, length, message, ref, fld, srh = row
-        return cls(rule, _SEVERITY_BY_VALUE[severity], frame + frame_shift, offset, length, message,
-                   ref, fld, srh)
+        return _new_finding(rule, _SEVERITY_BY_VALUE[severity], frame + frame_shift, offset,
+                            length, message, ref, fld, srh)
 
 
 _SEVERITY_BY_VALUE = tuple(sorted(Severity))
+_new_finding = frozen_constructor(Finding)
 
 #: ``Finding.to_row()``: rule, severity (int), frame, offset, length, message, ref, field, srh.
 FindingRow = tuple[str, int, int, int, int, str, str, str, int]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from .audit import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
 from .errors import CaptureFormatError
 from .findings import Finding, FindingRow
+from .findingstore import FindingStore, append_rows, open_and_unlink
 from .fsio import input_size, open_input
 from .inspector import CLEAN, FastResult, Inspector, InspectorBug, PacketResult
 from .keys import Keyring
@@ -43,6 +46,9 @@ class UnitResult:
     frames: int = 0
     srh_packets: int = 0
     findings: list[FindingRow] = field(default_factory=list)  # Finding.to_row(): cheap pickle
+    kept: int = 0  # findings kept (in ``findings`` or in the row file)
+    spill_dir: str | None = None  # where to spill findings past SPILL_ROWS (None: keep all)
+    findings_file: str | None = None  # the row file (findingstore.RowSpill), if one was written
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     hmac: Counter[str] = field(default_factory=Counter)
@@ -50,13 +56,38 @@ class UnitResult:
     state: tuple[object, ...] = ()  # pcapng interface table at the end (must not change)
 
 
+    def keep(self, row: FindingRow, cap: int | None) -> None:
+        """Keep a finding (up to ``cap``); past SPILL_ROWS, batches go to the row file so a
+        worker's memory stays flat on units with millions of findings."""
+        if cap is not None and self.kept >= cap:
+            return
+        self.findings.append(row)
+        self.kept += 1
+        if self.spill_dir is not None and len(self.findings) >= SPILL_ROWS:
+            self.spill()
+
+    def spill(self) -> None:
+        if not self.findings:
+            return
+        if self.findings_file is None:
+            u = self.unit
+            self.findings_file = os.path.join(
+                self.spill_dir or "", f"unit-{u.file_index}-{u.unit_index}-{os.getpid()}.rows")
+        append_rows(self.findings_file, self.findings)
+        self.findings = []
+
+
+SPILL_ROWS = 20_000
+
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(profile: Profile, keyring: Keyring | None, max_findings: int | None) -> None:
+def _init_worker(profile: Profile, keyring: Keyring | None, max_findings: int | None,
+                 spill_dir: str | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _WORKER["inspector"] = Inspector(profile, keyring)
     _WORKER["max_findings"] = max_findings
+    _WORKER["spill_dir"] = spill_dir
 
 
 def audit_unit(unit: WorkUnit) -> UnitResult:
@@ -64,26 +95,37 @@ def audit_unit(unit: WorkUnit) -> UnitResult:
     insp = _WORKER["inspector"]
     assert isinstance(insp, Inspector)
     cap = _WORKER.get("max_findings")
-    return audit_unit_with(unit, insp, cap)  # type: ignore[arg-type]
+    return audit_unit_with(unit, insp, cap, _WORKER.get("spill_dir"))  # type: ignore[arg-type]
 
 
-def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitResult:
-    """Audit one unit with the given inspector, keeping at most ``cap`` findings.
+def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None,
+                    spill_dir: str | None = None) -> UnitResult:
+    """Audit one unit with the given inspector, keeping at most ``cap`` findings; with
+    ``spill_dir``, findings past SPILL_ROWS go to a row file there (``findings_file``).
 
     Separate from ``audit_unit`` so a caller without the pool's per-process globals (a Dask
     task, possibly on a multi-threaded worker) can bring its own Inspector.
     """
-    res = UnitResult(unit)
+    res = UnitResult(unit, spill_dir=spill_dir)
+    try:
+        _audit_unit(res, unit, insp, cap)
+    finally:
+        if res.findings_file is not None:
+            res.spill()  # the whole list in the file, in order
+    return res
+
+
+def _audit_unit(res: UnitResult, unit: WorkUnit, insp: Inspector, cap: int | None) -> None:
     size = input_size(unit.path)
     unsupported = sum(insp.unsupported_linktypes.values())
     with open_input(unit.path) as f:
         first = sync_offset(f, unit, size)
         if first < 0:
             res.ok = False
-            return res
+            return
         res.first = res.end = first
         if first >= unit.stop:
-            return res
+            return
         f.seek(first)
         reader_cls = PcapReader if unit.kind == "pcap" else PcapngReader
         reader = reader_cls(f, head=unit.prefix)
@@ -100,12 +142,12 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
                     result = insp.feed(frame, False)
                 except InspectorBug:
                     res.ok = False  # the sequential re-run records it with its note
-                    return res
+                    return
                 if result is not None and result is not CLEAN:
                     _add_result(res, result, cap)  # type: ignore[arg-type]
         except CaptureFormatError:
             res.ok = False
-            return res
+            return
         finally:
             insp.add_skimmed(*reader.take_skim_counts())
         res.end = reader.next_offset + shift if reader.next_offset is not None else size
@@ -113,11 +155,10 @@ def audit_unit_with(unit: WorkUnit, insp: Inspector, cap: int | None) -> UnitRes
         res.srh_packets = insp.srh_packets - before
         if sum(insp.unsupported_linktypes.values()) != unsupported:
             res.ok = False  # the sequential re-run writes the per-file link type note
-            return res
+            return
         if isinstance(reader, PcapngReader):
             res.state = (reader.sections, tuple(
                 (i.linktype, i.ts_divisor, i.ts_offset) for i in reader.interfaces))
-    return res
 
 
 def _add_result(res: UnitResult, result: PacketResult | FastResult, cap: int | None) -> None:
@@ -126,8 +167,7 @@ def _add_result(res: UnitResult, result: PacketResult | FastResult, cap: int | N
     for finding in result.findings:
         res.by_rule[finding.rule] += 1
         res.by_severity[finding.severity.label] += 1
-        if cap is None or len(res.findings) < cap:
-            res.findings.append(finding.to_row())
+        res.keep(finding.to_row(), cap)
 
 
 def plan(paths: Iterable[str], workers: int, min_unit: int = MIN_UNIT) -> list[WorkUnit]:
@@ -150,16 +190,27 @@ def audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Ke
                    on_unit: Callable[[WorkUnit], None] | None = None,
                    min_unit: int = MIN_UNIT) -> AuditReport:
     """The same report as ``Auditor(...).audit_files(paths)``, computed by ``workers``."""
+    spill_dir = tempfile.mkdtemp(prefix="srinspect-units-")  # workers' row files
+    try:
+        return _audit_parallel(paths, workers, profile, keyring, max_findings, on_unit,
+                               min_unit, spill_dir)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)  # adopted files were already unlinked
+
+
+def _audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: Keyring | None,
+                    max_findings: int | None, on_unit: Callable[[WorkUnit], None] | None,
+                    min_unit: int, spill_dir: str) -> AuditReport:
     units = plan(paths, workers, min_unit)
     seq = Auditor(profile, keyring, max_findings=max_findings)
     by_file: dict[int, list[UnitResult]] = {}
     whole_reports: dict[int, AuditReport] = {}
     pool = ProcessPoolExecutor(workers, initializer=_init_worker,
-                               initargs=(profile, keyring, max_findings))
+                               initargs=(profile, keyring, max_findings, spill_dir))
     try:
         whole = [u for u in units if u.kind == "whole"]
         split = [u for u in units if u.kind != "whole"]
-        futures = {u: pool.submit(_audit_whole, u, profile, keyring, max_findings)
+        futures = {u: pool.submit(_audit_whole, u, profile, keyring, max_findings, spill_dir)
                    for u in whole}
         for res in pool.map(audit_unit, split):
             by_file.setdefault(res.unit.file_index, []).append(res)
@@ -204,8 +255,23 @@ def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, AuditR
 
 
 def _audit_whole(unit: WorkUnit, profile: Profile, keyring: Keyring | None,
-                 max_findings: int | None) -> AuditReport:
-    return Auditor(profile, keyring, max_findings=max_findings).audit_files([unit.path])
+                 max_findings: int | None, spill_dir: str | None = None) -> AuditReport:
+    """A file that cannot be cut (gzip, small), audited in one piece. Its findings come back
+    in a row file when there are many (see UnitResult.keep), not pickled in the report."""
+    report = Auditor(profile, keyring, max_findings=max_findings).audit_files([unit.path])
+    if spill_dir is not None and len(report.findings) > SPILL_ROWS:
+        path = os.path.join(spill_dir, f"whole-{unit.file_index}-{os.getpid()}.rows")
+        batch: list[FindingRow] = []
+        for _file, f in report.findings:
+            batch.append(f.to_row())
+            if len(batch) >= SPILL_ROWS:
+                append_rows(path, batch)
+                batch = []
+        if batch:
+            append_rows(path, batch)
+        report.rows_file = (path, report.files[0].file, len(report.findings))
+        report.findings = FindingStore()
+    return report
 
 
 def _merge_report(into: AuditReport, part: AuditReport) -> None:
@@ -213,7 +279,17 @@ def _merge_report(into: AuditReport, part: AuditReport) -> None:
         into.files.append(fr)
     for file, f in part.findings:
         _add_finding(into, file, f)
+    if part.rows_file is not None:
+        path, file, count = part.rows_file
+        _adopt(into, path, file, 0, count)
     _add_counts(into, part.by_rule, part.by_severity, part.hmac, part.rule_counts_by_file)
+
+
+def _adopt(into: AuditReport, path: str, file: str, shift: int, count: int) -> None:
+    """Take a worker's row file into the report's store, within ``max_findings``."""
+    if into.max_findings is not None:
+        count = min(count, max(into.max_findings - len(into.findings), 0))
+    into.findings.adopt_rows(open_and_unlink(path), file, shift, count)
 
 
 def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> bool:
@@ -232,6 +308,8 @@ def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> boo
     for r in results:
         for row in r.findings:
             _add_finding(into, path, Finding.from_row(row, base))
+        if r.findings_file is not None:
+            _adopt(into, r.findings_file, path, base, r.kept)
         for rule, n in r.by_rule.items():
             per_file[(path, rule)] += n
         _add_counts(into, r.by_rule, r.by_severity, r.hmac, Counter())

@@ -29,3 +29,41 @@ def test_spills_to_disk_and_keeps_order(monkeypatch) -> None:
     assert list(store)[-1] == _f(5000)
     clone = pickle.loads(pickle.dumps(store))
     assert list(clone) == list(store)
+
+
+def _rows_file(tmp_path, name: str, findings: list[Finding], batch: int):
+    path = str(tmp_path / name)
+    rows = [f.to_row() for f in findings]
+    for i in range(0, len(rows), batch):
+        findingstore.append_rows(path, rows[i:i + batch])
+    return findingstore.open_and_unlink(path)
+
+
+def test_adopted_row_files_keep_their_place(tmp_path, monkeypatch) -> None:
+    """Memory entries, the store's own spill and adopted worker files interleave in order;
+    an adopted file's frames are shifted and it contributes only the rows asked for."""
+    monkeypatch.setattr(findingstore, "BATCH", 10)
+    store = FindingStore(memory_limit=25)
+    want: list[tuple[str, Finding]] = []
+    for i in range(7):
+        store.append(_f(i))
+        want.append(_f(i))
+    worker = [_f(i)[1] for i in range(100, 140)]
+    store.adopt_rows(_rows_file(tmp_path, "a.rows", worker, 7), "unit.pcap", 1000, 33)
+    want += [("unit.pcap", Finding(f.rule, f.severity, f.frame + 1000, f.offset, f.length,
+                                   f.message, f.ref, f.field, f.srh)) for f in worker[:33]]
+    for i in range(7, 60):  # past the memory limit: these spill
+        store.append(_f(i))
+        want.append(_f(i))
+    store.adopt_rows(_rows_file(tmp_path, "b.rows", worker, 40), "u2", 0, 0)  # nothing taken
+    store.adopt_rows(_rows_file(tmp_path, "c.rows", worker[:5], 2), "u3", 5, 5)
+    want += [("u3", Finding(f.rule, f.severity, f.frame + 5, f.offset, f.length, f.message,
+                            f.ref, f.field, f.srh)) for f in worker[:5]]
+    store.append(_f(999))
+    want.append(_f(999))
+    assert store._spill is not None
+    assert len(store) == len(want)
+    assert list(store) == want
+    assert list(store) == want  # twice
+    assert list(pickle.loads(pickle.dumps(store))) == want
+    assert not list(tmp_path.iterdir())  # the row files were unlinked when adopted

@@ -113,3 +113,32 @@ def test_cli_workers_identical_output(tmp_path: Path) -> None:
         assert proc.returncode == 1, proc.stderr  # segleft.range errors are in there
         outs.append(json.loads(out.read_text()))
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("max_findings", [None, 700])
+def test_workers_spill_findings_to_row_files(tmp_path: Path, monkeypatch, max_findings) -> None:
+    """Units (and whole files) with more findings than SPILL_ROWS send them home in row
+    files; the report is still the sequential one, and no file is left behind."""
+    import tempfile
+
+    from srinspect import parallel
+
+    monkeypatch.setattr(parallel, "SPILL_ROWS", 40)  # inherited by the forked workers
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    pcap = _pcap(tmp_path, 6000)
+    gz = tmp_path / "copy.pcap.gz"
+    gz.write_bytes(gzip.compress(pcap.read_bytes()))  # a whole unit
+    seen: list[str] = []
+    real_adopt = parallel._adopt
+
+    def adopt(into, path, file, shift, count):  # noqa: ANN001, ANN202
+        seen.append(path)
+        real_adopt(into, path, file, shift, count)
+
+    monkeypatch.setattr(parallel, "_adopt", adopt)
+    rep = _same([str(pcap), str(gz)], 2, max_findings=max_findings)
+    assert any("/unit-" in p for p in seen) and any("/whole-" in p for p in seen)
+    if max_findings is None:
+        assert len(rep["findings"]) == rep["summary"]["findings"] > 1000  # type: ignore[arg-type,index]
+    assert list((tmp_path / "tmp").iterdir()) == []
