@@ -165,6 +165,9 @@ def main() -> int:
     if not srh_only.exists():
         make_mixed(srh_only, args.packets, SRH_ONLY)
     faulty = faulty_capture(args.workdir / f"faulty-{args.faulty}.pcap", args.faulty)
+    hmac_only = args.workdir / f"hmac-only-{args.faulty}.pcap"
+    if not hmac_only.exists():  # every packet carries an HMAC the kernel computed
+        make_mixed(hmac_only, args.faulty, {"srv6": 0, "srv6_hmac": 100, "ipv6": 0, "ipv4": 0})
     keys = ["--keys", str(REPO / "pcaps/kernel-hmac-keys.toml")]
     runs: list[tuple[str, Path, Callable[[], int]]] = [
         ("srinspect audit, 1 worker", big, srinspect_audit(big, 1)),
@@ -175,6 +178,8 @@ def main() -> int:
         ("srinspect audit, SRH packets only, 1 worker", srh_only, srinspect_audit(srh_only, 1)),
         ("srinspect audit, 1 worker, pure Python (SRINSPECT_PURE=1)", big,
          srinspect_audit(big, 1, pure=True)),
+        ("srinspect audit + HMAC keys, HMAC packets only (verification rate), 1 worker",
+         hmac_only, srinspect_audit(hmac_only, 1, keys)),
         ("srinspect audit, every packet faulty (full validator), 1 worker", faulty,
          srinspect_audit(faulty, 1, ["--keys", str(REPO / "pcaps/crafted-keys.toml")])),
     ]
@@ -191,7 +196,7 @@ def main() -> int:
     for name, path, fn in runs:
         n, secs = timed(fn, args.repeat if name.startswith("srinspect") else 1)
         rows.append((name, n, secs, n / secs if secs else 0.0,
-                     path not in (big, srh_only, faulty)))
+                     path not in (big, srh_only, faulty, hmac_only)))
         print(f"  {name}: {n} packets in {secs:.2f} s", file=sys.stderr)
     print_table(rows, rows[0][3], rows[1][3], args.workers, args.markdown)
     return 0
