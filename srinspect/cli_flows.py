@@ -31,7 +31,7 @@ from types import FrameType
 from typing import TextIO
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
-from .cliargs import count, positive
+from .cliargs import add_source_options, count, positive
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
 from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
@@ -67,31 +67,13 @@ _count = count
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("-r", "--read", metavar="PCAP", dest="read",
-                     help="read a capture file (pcap/pcapng, gzip, - for stdin)")
-    src.add_argument("-i", "--interface", metavar="IFACE", dest="interfaces",
-                     action="append", default=[],
-                     help="capture live on IFACE (repeatable: one capture with all of them); "
-                          "needs dumpcap and root or capture capabilities")
-    p.add_argument("-f", "--filter", metavar="BPF", dest="bpf",
-                   help="BPF capture filter (libpcap syntax) applied to every interface; "
-                        "with -r it is applied through tcpdump")
-    p.add_argument("--replay", action="store_true",
-                   help="with -r: deliver frames at their recorded pace (like live)")
-    p.add_argument("--speed", type=_positive, default=1.0,
-                   help="replay speed factor (default 1.0)")
+    add_source_options(
+        p, read_help="read a capture file (pcap/pcapng, gzip, - for stdin)",
+        interface_help="capture live on IFACE (repeatable: one capture with all of them); "
+                       "needs dumpcap and root or capture capabilities")
     p.add_argument("--duration", type=_positive, metavar="S",
                    help="stop after S seconds (wall time when live/replaying, capture time "
                         "when reading a file)")
-    p.add_argument("-s", "--snaplen", type=int, default=0, metavar="BYTES",
-                   help="live: bytes kept per frame (default: dumpcap's, whole frames)")
-    p.add_argument("--buffer-mb", type=_count, default=64, metavar="MB",
-                   help="live: kernel capture buffer per interface (dumpcap -B, default 64)")
-    p.add_argument("--no-resume", action="store_true",
-                   help="live: end at the first capture fault (interface down or deleted, "
-                        "dumpcap ended) with the output so far and exit status 2, instead of "
-                        "reporting it and resuming when the capture works again")
     p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
                    help="flow table size; the least recently seen flow is evicted (counted) "
                         "beyond it (default 65536)")

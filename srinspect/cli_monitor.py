@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
-from .cliargs import count, positive
+from .cliargs import add_source_options, count, positive
 from .errors import CaptureFormatError
 
 _positive = positive
@@ -27,28 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "direction, packets with a detail tree and a hex view showing each "
                     "finding's bytes, and findings per rule. Press ? in the UI for keys.",
         epilog="Keys: / filter, space pause, s save pcapng, w tshark dissection, ? help, "
-               "q quit. Exit codes: 0 ok, 2 usage, capture or input error.")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("-r", "--read", metavar="PCAP", dest="read",
-                     help="read a capture file (pcap/pcapng, gzip); loaded in the background "
-                          "with progress")
-    src.add_argument("-i", "--interface", metavar="IFACE", dest="interfaces",
-                     action="append", default=[],
-                     help="capture live on IFACE (repeatable); NETNS/IFACE captures inside a "
-                          "network namespace; needs dumpcap and root or capture capabilities")
+               "q quit. Exit codes: 0 ok, 2 usage, capture or input error (also a capture "
+               "that failed with --no-resume).")
+    src = add_source_options(
+        p, read_help="read a capture file (pcap/pcapng, gzip); loaded in the background "
+                     "with progress",
+        interface_help="capture live on IFACE (repeatable); NETNS/IFACE captures inside a "
+                       "network namespace; needs dumpcap and root or capture capabilities")
     src.add_argument("--lab", action="store_true",
                      help="attach to every link of the running SRv6 lab (srinspect lab up) "
                           "and draw its topology with per-direction utilisation")
-    p.add_argument("-f", "--filter", metavar="BPF", dest="bpf",
-                   help="BPF capture filter applied to every interface (with -r, through "
-                        "tcpdump)")
-    p.add_argument("--replay", action="store_true",
-                   help="with -r: deliver frames at their recorded pace, like live")
-    p.add_argument("--speed", type=_positive, default=1.0, help="replay speed factor")
-    p.add_argument("-s", "--snaplen", type=int, default=0, metavar="BYTES",
-                   help="live: bytes kept per frame (default: whole frames)")
-    p.add_argument("--buffer-mb", type=_count, default=64, metavar="MB",
-                   help="live: kernel capture buffer per interface (default 64)")
     p.add_argument("--max-packets", type=_count, default=100_000, metavar="N",
                    help="packets kept for the packet list, hex view and save (ring buffer, "
                         "default 100000)")
@@ -80,10 +68,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 print(f"srinspect: --lab: {exc}", file=sys.stderr)
                 return EXIT_USAGE
             feed = live_feed(lab.capture_specs(), bpf=args.bpf, snaplen=args.snaplen,
-                             buffer_mb=args.buffer_mb)
+                             buffer_mb=args.buffer_mb, resume=not args.no_resume)
         elif args.interfaces:
             feed = live_feed(args.interfaces, bpf=args.bpf, snaplen=args.snaplen,
-                             buffer_mb=args.buffer_mb)
+                             buffer_mb=args.buffer_mb, resume=not args.no_resume)
         elif args.read:
             feed = file_source(args.read, bpf=args.bpf, replay=args.replay, speed=args.speed)
         else:
@@ -110,5 +98,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         feed.close()
     if app.capture_error:
         print(f"srinspect: capture error: {app.capture_error}", file=sys.stderr)
+        return EXIT_USAGE
+    lost = app.engine.capture_lost()
+    if lost and args.no_resume:
+        why = "; ".join(f"{name}: {reason}" for name, reason in sorted(lost.items()))
+        print(f"srinspect: the capture failed ({why}) and --no-resume was given",
+              file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

@@ -25,3 +25,30 @@ def count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def add_source_options(p: argparse.ArgumentParser, *, read_help: str,
+                       interface_help: str) -> argparse._MutuallyExclusiveGroup:
+    """Where flows, watch and monitor get frames: -r or -i (returned as a mutually exclusive
+    group, so monitor can add --lab to it), -f, --replay, --speed, -s, --buffer-mb and
+    --no-resume. One definition, so the three commands cannot drift apart."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-r", "--read", metavar="PCAP", dest="read", help=read_help)
+    src.add_argument("-i", "--interface", metavar="IFACE", dest="interfaces",
+                     action="append", default=[], help=interface_help)
+    p.add_argument("-f", "--filter", metavar="BPF", dest="bpf",
+                   help="BPF capture filter (libpcap syntax) applied to every interface; "
+                        "with -r it is applied through tcpdump")
+    p.add_argument("--replay", action="store_true",
+                   help="with -r: deliver frames at their recorded pace (like live)")
+    p.add_argument("--speed", type=positive, default=1.0,
+                   help="replay speed factor (default 1.0)")
+    p.add_argument("-s", "--snaplen", type=int, default=0, metavar="BYTES",
+                   help="live: bytes kept per frame (default: dumpcap's, whole frames)")
+    p.add_argument("--buffer-mb", type=count, default=64, metavar="MB",
+                   help="live: kernel capture buffer per interface (dumpcap -B, default 64)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="live: end at the first capture fault (interface down or deleted, "
+                        "dumpcap ended) instead of reporting it and resuming when the capture "
+                        "works again; the exit status is then 2")
+    return src

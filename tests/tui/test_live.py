@@ -216,3 +216,36 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
         assert read.returncode == 0 and "cut short" not in read.stderr, read.stderr
         assert len(read.stdout.split()) == 50
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_no_resume_feed_ends_at_the_first_fault_and_monitor_exits_2(
+        netns: dict, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    """``monitor --no-resume``: the live feed is started without resuming, so killing
+    dumpcap ends the capture (the engine keeps the interface as lost) and the command's exit
+    status is 2, as for ``flows --no-resume``."""
+    from srinspect import cli
+    from srinspect.tui import app as app_mod
+
+    r = netns["r"]
+    seen: dict[str, object] = {}
+
+    class HeadlessApp(app_mod.MonitorApp):
+        def run(self) -> None:  # type: ignore[override]
+            """What the UI's capture worker does, without a terminal: run the feed into the
+            engine, kill dumpcap once a frame arrived, wait for the feed to end."""
+            self.feed.set_status(self.engine.capture_event)  # type: ignore[attr-defined]
+            worker = threading.Thread(target=self.feed.run,
+                                      args=(self.engine.feed, lambda: False), daemon=True)
+            worker.start()
+            subprocess.Popen(["ip", "netns", "exec", r, sys.executable, "-c", SENDER, "3"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for("a frame", lambda: self.engine.snapshot(time.time()).flow_total > 0)
+            os.kill(self.feed.source._proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            worker.join(15)
+            seen["ended"] = not worker.is_alive()
+            self.capture_done.set()
+
+    monkeypatch.setattr(app_mod, "MonitorApp", HeadlessApp)
+    status = cli.main(["monitor", "-i", f"{r}/r1", "--no-resume"])
+    assert seen["ended"], "the feed kept running after the fault"
+    assert status == 2
