@@ -223,15 +223,22 @@ class Auditor:
         rep = self.report
         for check in result.hmacs:
             rep.hmac[check.status] += 1
-        cap = rep.max_findings
-        for finding in result.findings:
-            fr.findings += 1
-            if cap is None or len(rep.findings) < cap:
-                rep.findings.append((fr.file, finding))
-            else:
-                rep.findings_dropped += 1
-            rep.by_rule[finding.rule] += 1
-            rep.by_severity[finding.severity.label] += 1
-            rep.rule_counts_by_file[(fr.file, finding.rule)] += 1
+        if result.findings:
+            self._record_findings(fr, result.findings)
         if self.on_packet is not None:
             self.on_packet(fr.file, result)
+
+    def _record_findings(self, fr: FileReport, findings: list[Finding]) -> None:
+        rep = self.report
+        cap, store, file = rep.max_findings, rep.findings, fr.file
+        by_rule, by_severity, per_file = rep.by_rule, rep.by_severity, rep.rule_counts_by_file
+        for finding in findings:
+            if cap is None or len(store) < cap:
+                store.append((file, finding))
+            else:
+                rep.findings_dropped += 1
+            rule = finding.rule
+            by_rule[rule] += 1
+            by_severity[finding.severity.label] += 1
+            per_file[(file, rule)] += 1
+        fr.findings += len(findings)

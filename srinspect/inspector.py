@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from .fastnew import frozen_constructor
 from .fastpath import fast_srh
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding, HmacCheck
 from .frame import Frame
@@ -83,6 +85,8 @@ class Inspector:
         self._pad1 = profile is Profile.RFC8754
         self._draft04 = profile is Profile.DRAFT04
         self._link: dict[int, Callable[[bytes], int] | None] = {}
+        unknown = RULES["srh.hmac.unknown-key"]
+        self._unknown_key_rule = (unknown.id, unknown.severity, unknown.ref(profile))
         self.packets = 0
         self.ipv6_packets = 0
         self.srh_packets = 0
@@ -148,21 +152,20 @@ class Inspector:
         key_id = int.from_bytes(data[tlv + 4 : tlv + 8], "big")
         key = self.keyring.get(key_id) if self.keyring is not None else None
         if key is None:
-            rule = RULES["srh.hmac.unknown-key"]
-            finding = Finding(rule.id, rule.severity, number, tlv + 4, 4,
-                              f"HMAC key id {key_id} has no configured key: not verified",
-                              rule.ref(self.profile), "tlvs[0]", s)
-            return FastResult([finding], [HmacCheck(s, tlv, key_id, HMAC_UNKNOWN_KEY)])
+            rule_id, severity, ref = self._unknown_key_rule
+            finding = _new_finding(rule_id, severity, number, tlv + 4, 4,
+                                   _unknown_key_message(key_id), ref, "tlvs[0]", s)
+            return FastResult([finding], [_new_check(s, tlv, key_id, HMAC_UNKNOWN_KEY)])
         fs, flags = data[s + 4], data[s + 5]
         text = data[off + 8 : off + 24] + bytes((fs, flags)) + data[tlv + 4 : tlv + 8] + \
             data[s + 8 : tlv]
         if macs_equal(compute_draft04(key, text), data[tlv + 8 : tlv + 40]):
-            return FastResult([], [HmacCheck(s, tlv, key_id, HMAC_VERIFIED)])
+            return FastResult([], [_new_check(s, tlv, key_id, HMAC_VERIFIED)])
         rule = RULES["srh.hmac.mismatch"]
         finding = Finding(rule.id, rule.severity, number, tlv + 8, 32,
                           f"HMAC (key id {key_id}, {key.algo}) does not verify",
                           rule.ref(self.profile), "tlvs[0]", s)
-        return FastResult([finding], [HmacCheck(s, tlv, key_id, HMAC_MISMATCH)])
+        return FastResult([finding], [_new_check(s, tlv, key_id, HMAC_MISMATCH)])
 
     def _decode(self, frame: Frame, data: bytes, off: int, detail: bool = True
                 ) -> PacketResult | None:
@@ -193,6 +196,17 @@ class Inspector:
             result.findings = checker.findings
             result.hmacs = checker.hmacs
         return result
+
+
+_new_finding = frozen_constructor(Finding)
+_new_check = frozen_constructor(HmacCheck)
+
+
+@lru_cache(maxsize=1024)
+def _unknown_key_message(key_id: int) -> str:
+    """The same few key ids repeat across a capture; the cache is bounded against crafted
+    captures that use a new one in every packet."""
+    return f"HMAC key id {key_id} has no configured key: not verified"
 
 
 def _may_hold_srh(data: bytes, outer: Ipv6) -> bool:
