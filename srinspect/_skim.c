@@ -100,7 +100,8 @@ static inline int chain(uint8_t nh) {
 
 /* fastpath.clean_simple_srh, byte for byte. */
 static int clean_simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int draft04) {
-    if (off + 48 > n || d[off + 6] != 43 || d[off + 42] != 4) return 0;
+    /* written so that no huge ``off`` (fast_srh takes it from Python) can overflow */
+    if (off < 0 || off > n - 48 || d[off + 6] != 43 || d[off + 42] != 4) return 0;
     Py_ssize_t plen = rd16(d + off + 4, 1);
     if (plen == 0) return 0;
     Py_ssize_t limit = off + 40 + plen;
@@ -139,7 +140,7 @@ static int clean_simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int 
 
 /* fastpath.simple_hmac_srh, byte for byte: the HMAC TLV offset, or -1. */
 static Py_ssize_t simple_hmac_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off) {
-    if (off + 48 > n || d[off + 6] != 43 || d[off + 42] != 4) return -1;
+    if (off < 0 || off > n - 48 || d[off + 6] != 43 || d[off + 42] != 4) return -1;
     Py_ssize_t plen = rd16(d + off + 4, 1);
     if (plen == 0) return -1;
     Py_ssize_t limit = off + 40 + plen;
@@ -262,11 +263,16 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos, end, limit, number;
     int big, linktype, draft04, failed = 0;
-    unsigned long cap;
+    Py_ssize_t cap;
     PyObject *batch;
-    if (!PyArg_ParseTuple(args, "y*nnnpkipnO", &view, &pos, &end, &limit, &big, &cap,
+    if (!PyArg_ParseTuple(args, "y*nnnpnipnO", &view, &pos, &end, &limit, &big, &cap,
                           &linktype, &draft04, &number, &batch))
         return NULL;
+    if (cap < 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "negative caplen_cap");
+        return NULL;
+    }
     if (check_range(&view, pos, &end) < 0) return NULL;
     if (batch_arg(&batch) < 0) return result(&view, pos, NULL, 1);
     if (!draft04) batch = NULL;
@@ -274,7 +280,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= 16) {
         uint32_t caplen = rd32(b + pos + 8, big);
-        if (caplen > cap || (Py_ssize_t)caplen > end - pos - 16) break;
+        if ((Py_ssize_t)caplen > cap || (Py_ssize_t)caplen > end - pos - 16) break;
         Py_ssize_t off;
         const uint8_t *d = b + pos + 16;
         int v = verdict_at(linktype, d, (Py_ssize_t)caplen, draft04, &off);

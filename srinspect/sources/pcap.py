@@ -185,9 +185,9 @@ class PcapReader:
 
         ``hmac_batch``: simple draft-04 HMAC SRH packets are consumed too and collected;
         after each None the consumer must take them (``take_hmac_batch``) and verify them
-        (``Inspector.verify_fast_hmac``) before the next frame, to keep frame order."""
-        self._hmac_batch = [] if hmac_batch else None
-        if self._frames is None:
+        (``Inspector.fast_hmac``) before the next frame, to keep frame order."""
+        if self._frames is None:  # a second call resumes the same generator and batch
+            self._hmac_batch = [] if hmac_batch else None
             use = skim_mod.supports(self.linktype)
             self._frames = self._records(draft04 if use else None)
         return self._frames

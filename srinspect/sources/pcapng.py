@@ -135,8 +135,8 @@ class PcapngReader:
     def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
         """Iterate with the compiled pre-filter (see ``PcapReader.skim``): EPBs it consumes
         are only counted, each run of them yields None, every other packet a Frame."""
-        self._hmac_batch = [] if hmac_batch else None
-        if self._frames is None:
+        if self._frames is None:  # a second call resumes the same generator and batch
+            self._hmac_batch = [] if hmac_batch else None
             self._frames = self._blocks(draft04 if skim_mod.native is not None else None)
         return self._frames
 

@@ -184,8 +184,21 @@ def test_mutated_frames_get_the_python_verdict(seed, wrap, mutations, cut, draft
 
 
 @needs_native
-def test_fast_srh_rejects_negative_offsets() -> None:
-    assert native.fast_srh(SEEDS[0], -1, True) == -2
+@pytest.mark.parametrize("off", [-1, -(2**63), 2**63 - 1, 2**63 - 48, 2**62, 10**9])
+def test_fast_srh_rejects_offsets_outside_the_frame(off: int) -> None:
+    """Offsets come from Python: none may overflow a bounds check (one used to crash)."""
+    assert native.fast_srh(SEEDS[0], off, True) == -2
+    assert fastpath.fast_srh_py(SEEDS[0], off, True) == -2 if off >= 0 else True
+
+
+@needs_native
+def test_skim_arguments_are_checked() -> None:
+    with pytest.raises(ValueError):
+        native.skim_pcap(b"", 0, 0, 0, False, -1, 1, True, 0, None)
+    with pytest.raises(ValueError):
+        native.skim_pcap(b"", -1, 0, 0, False, 1, 1, True, 0, None)
+    with pytest.raises(TypeError):
+        native.skim_pcap(b"", 0, 0, 0, False, 1, 1, True, 0, ())
 
 
 # --- per reader ------------------------------------------------------------------------------
@@ -384,3 +397,28 @@ def test_hmac_packets_are_batched_in_frame_order(tmp_path, kind) -> None:
         assert reader.take_skim_counts() == (490, 490, 490)
     assert [abs(n) for n in order] == list(range(1, 501))
     assert [-n for n in order if n < 0] == list(range(50, 501, 50))
+
+
+@needs_native
+def test_calling_skim_again_resumes_with_the_same_batch(tmp_path) -> None:
+    """A consumer that stops and calls skim() again gets the same generator and still sees
+    every HMAC packet (a second call used to swap in an empty batch list)."""
+    hmac_pkt, faulty = ethernet(SEEDS[4]), ethernet(SEEDS[2])
+    frames = [Frame(i + 1, 0.0, 1, faulty if i % 10 == 9 else hmac_pkt, len(hmac_pkt))
+              for i in range(100)]
+    path = tmp_path / "resume.pcap"
+    write_pcap(path, frames, 1)
+    numbers: list[int] = []
+    with open_capture(path) as reader:
+        for frame in reader.skim(True, hmac_batch=True):
+            if frame is None:
+                numbers += [n for n, *_ in reader.take_hmac_batch()]
+            else:
+                numbers.append(frame.number)
+                break
+        for frame in reader.skim(True, hmac_batch=True):
+            if frame is None:
+                numbers += [n for n, *_ in reader.take_hmac_batch()]
+            else:
+                numbers.append(frame.number)
+    assert numbers == list(range(1, 101))
