@@ -60,9 +60,6 @@ class AuditReport:
     rule_counts_by_file: Counter[tuple[str, str]] = field(default_factory=Counter)
     max_findings: int | None = None
     findings_dropped: int = 0
-    #: Set only on a parallel worker's whole-file report: its findings are in this row
-    #: file (path, file name, count) instead of ``findings`` (parallel._audit_whole).
-    rows_file: tuple[str, str, int] | None = None
 
     @property
     def packets(self) -> int:

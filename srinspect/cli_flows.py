@@ -31,7 +31,7 @@ from types import FrameType
 from typing import TextIO
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
-from .cliargs import add_source_options, count, positive
+from .cliargs import add_flow_table_options, add_source_options, count, positive
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
 from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
@@ -74,13 +74,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=_positive, metavar="S",
                    help="stop after S seconds (wall time when live/replaying, capture time "
                         "when reading a file)")
-    p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
-                   help="flow table size; the least recently seen flow is evicted (counted) "
-                        "beyond it (default 65536)")
-    p.add_argument("--idle-timeout", type=_positive, default=60.0, metavar="S",
-                   help="forget flows idle this long, capture time (default 60)")
-    p.add_argument("--window", type=_positive, default=5.0, metavar="S",
-                   help="sliding window for rates (default 5 s)")
+    add_flow_table_options(p, idle_timeout=60.0)
     add_profile_and_keys(p)
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
-from .cliargs import add_source_options, count, positive
+from .cliargs import add_flow_table_options, add_source_options, count, positive
 from .errors import CaptureFormatError
 
 _positive = positive
@@ -40,12 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-packets", type=_count, default=100_000, metavar="N",
                    help="packets kept for the packet list, hex view and save (ring buffer, "
                         "default 100000)")
-    p.add_argument("--max-flows", type=_count, default=65536, metavar="N",
-                   help="flow table size (least recently seen evicted beyond it)")
-    p.add_argument("--idle-timeout", type=_positive, default=300.0, metavar="S",
-                   help="forget flows idle this long (default 300 s)")
-    p.add_argument("--window", type=_positive, default=5.0, metavar="S",
-                   help="sliding window for rates (default 5 s)")
+    add_flow_table_options(p, idle_timeout=300.0)
     p.add_argument("--refresh", type=_positive, default=0.2, metavar="S",
                    help="seconds between screen refreshes (default 0.2)")
     add_profile_and_keys(p)

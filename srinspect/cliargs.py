@@ -52,3 +52,15 @@ def add_source_options(p: argparse.ArgumentParser, *, read_help: str,
                         "dumpcap ended) instead of reporting it and resuming when the capture "
                         "works again; the exit status is then 2")
     return src
+
+
+def add_flow_table_options(p: argparse.ArgumentParser, *, idle_timeout: float) -> None:
+    """--max-flows, --idle-timeout (default ``idle_timeout`` seconds) and --window: the flow
+    table's bounds, shared by flows, watch and monitor."""
+    p.add_argument("--max-flows", type=count, default=65536, metavar="N",
+                   help="flow table size; the least recently seen flow is evicted (counted) "
+                        "beyond it (default 65536)")
+    p.add_argument("--idle-timeout", type=positive, default=idle_timeout, metavar="S",
+                   help=f"forget flows idle this long, capture time (default {idle_timeout:g})")
+    p.add_argument("--window", type=positive, default=5.0, metavar="S",
+                   help="sliding window for rates (default 5 s)")

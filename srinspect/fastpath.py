@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from . import skim
+
 _FIXED = struct.Struct("!HBB")  # payload length, next header, hop limit (at offset 4)
 _SRH = struct.Struct("!BBBBBBH")
 _BAD_PREFIX = frozenset({bytes(12), bytes(10) + b"\xff\xff"})  # ::/96 family, IPv4-mapped
@@ -106,12 +108,7 @@ def fast_srh_py(data: bytes, off: int, draft04: bool) -> int:
     return -2
 
 
-def _native_fast_srh() -> Callable[[bytes, int, bool], int]:
-    from . import skim
-
-    return skim.native.fast_srh if skim.native is not None else fast_srh_py
-
-
 #: What the inspector calls: the C version in ``_skim`` when built, else ``fast_srh_py``.
-#: tests/unit/test_fastpath.py holds both to the full validator.
-fast_srh: Callable[[bytes, int, bool], int] = _native_fast_srh()
+#: tests/unit/test_skim.py holds the two together, test_fastpath.py to the full validator.
+fast_srh: Callable[[bytes, int, bool], int] = (
+    skim.native.fast_srh if skim.native is not None else fast_srh_py)

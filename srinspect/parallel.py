@@ -48,13 +48,12 @@ class UnitResult:
     findings: list[FindingRow] = field(default_factory=list)  # Finding.to_row(): cheap pickle
     kept: int = 0  # findings kept (in ``findings`` or in the row file)
     spill_dir: str | None = None  # where to spill findings past SPILL_ROWS (None: keep all)
-    findings_file: str | None = None  # the row file (findingstore.RowSpill), if one was written
+    findings_file: str | None = None  # the row file (findingstore.append_rows), if written
     by_rule: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     hmac: Counter[str] = field(default_factory=Counter)
     ok: bool = True  # False: the unit could not be audited on its own; redo the file
     state: tuple[object, ...] = ()  # pcapng interface table at the end (must not change)
-
 
     def keep(self, row: FindingRow, cap: int | None) -> None:
         """Keep a finding (up to ``cap``); past SPILL_ROWS, batches go to the row file so a
@@ -204,7 +203,7 @@ def _audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: K
     units = plan(paths, workers, min_unit)
     seq = Auditor(profile, keyring, max_findings=max_findings)
     by_file: dict[int, list[UnitResult]] = {}
-    whole_reports: dict[int, AuditReport] = {}
+    whole_reports: dict[int, WholeResult] = {}
     pool = ProcessPoolExecutor(workers, initializer=_init_worker,
                                initargs=(profile, keyring, max_findings, spill_dir))
     try:
@@ -228,7 +227,7 @@ def _audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: K
         pool.shutdown(wait=True, cancel_futures=True)
     for index, path in enumerate(paths):
         if index in whole_reports:
-            _merge_report(seq.report, whole_reports[index])
+            _merge_report(seq.report, *whole_reports[index])
         elif not _merge_units(seq.report, path, by_file.get(index, [])):
             seq.audit_file(path)  # units did not tile the file: redo it in one piece
     report = seq.report
@@ -236,13 +235,13 @@ def _audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: K
     return report
 
 
-def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, AuditReport],
+def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, WholeResult],
                  by_file: dict[int, list[UnitResult]], split: list[WorkUnit]) -> AuditReport:
     planned = Counter(u.file_index for u in split)
     for index, path in enumerate(paths):
         done = by_file.get(index, [])
         if index in whole_reports:
-            _merge_report(seq.report, whole_reports[index])
+            _merge_report(seq.report, *whole_reports[index])
         elif planned[index] and len(done) == planned[index] and \
                 _merge_units(seq.report, path, done):
             pass
@@ -254,8 +253,13 @@ def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, AuditR
     return report
 
 
+#: A whole file's report, and the row file (path, file name, count) holding its findings
+#: when there were many, in which case the report's own store is empty.
+WholeResult = tuple[AuditReport, tuple[str, str, int] | None]
+
+
 def _audit_whole(unit: WorkUnit, profile: Profile, keyring: Keyring | None,
-                 max_findings: int | None, spill_dir: str | None = None) -> AuditReport:
+                 max_findings: int | None, spill_dir: str | None = None) -> WholeResult:
     """A file that cannot be cut (gzip, small), audited in one piece. Its findings come back
     in a row file when there are many (see UnitResult.keep), not pickled in the report."""
     report = Auditor(profile, keyring, max_findings=max_findings).audit_files([unit.path])
@@ -269,18 +273,20 @@ def _audit_whole(unit: WorkUnit, profile: Profile, keyring: Keyring | None,
                 batch = []
         if batch:
             append_rows(path, batch)
-        report.rows_file = (path, report.files[0].file, len(report.findings))
+        rows = (path, report.files[0].file, len(report.findings))
         report.findings = FindingStore()
-    return report
+        return report, rows
+    return report, None
 
 
-def _merge_report(into: AuditReport, part: AuditReport) -> None:
+def _merge_report(into: AuditReport, part: AuditReport,
+                  rows: tuple[str, str, int] | None = None) -> None:
     for fr in part.files:
         into.files.append(fr)
     for file, f in part.findings:
         _add_finding(into, file, f)
-    if part.rows_file is not None:
-        path, file, count = part.rows_file
+    if rows is not None:
+        path, file, count = rows
         _adopt(into, path, file, 0, count)
     _add_counts(into, part.by_rule, part.by_severity, part.hmac, part.rule_counts_by_file)
 

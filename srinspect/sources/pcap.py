@@ -116,7 +116,65 @@ make_frame: Callable[..., Frame] = frozen_constructor(Frame)
 # --- classic pcap --------------------------------------------------------------------------
 
 
-class PcapReader:
+class SkimmingReader:
+    """What both readers share around the compiled pre-filter: plain or skimming iteration
+    over one generator, the limit where a parallel unit ends, and the counts and HMAC batch
+    handed to the consumer. A subclass provides ``_frames_from(draft04)`` (its record or
+    block walk; ``draft04`` None means no pre-filter) and ``_skim_supported()``."""
+
+    def _init_skim(self) -> None:
+        self._frames: Iterator[Frame | None] | None = None
+        #: Records at or after this stream offset are not read (a parallel work unit's end).
+        self.limit: int | None = None
+        #: Where reading stopped because of ``limit``: the next record's stream offset.
+        self.next_offset: int | None = None
+        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
+        self._hmac_batch: list[HmacCandidate] | None = None
+
+    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
+        raise NotImplementedError
+
+    def _skim_supported(self) -> bool:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._frames is None:
+            self._frames = self._frames_from(None)
+        return self._frames  # type: ignore[return-value] - None only comes from skim()
+
+    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
+        """Iterate with the compiled pre-filter: records it consumes are only counted
+        (``take_skim_counts``); each run of them yields None, so a consumer can report
+        progress; every other record is yielded as a Frame, numbered as usual. Falls back
+        to plain iteration when the pre-filter is unavailable or the link type unknown.
+
+        ``hmac_batch``: simple draft-04 HMAC SRH packets are consumed too and collected;
+        after each None the consumer must take them (``take_hmac_batch``) and verify them
+        (``Inspector.fast_hmac``) before the next frame, to keep frame order."""
+        if self._frames is None:  # a second call resumes the same generator and batch
+            self._hmac_batch = [] if hmac_batch else None
+            self._frames = self._frames_from(draft04 if self._skim_supported() else None)
+        return self._frames
+
+    def take_skim_counts(self) -> tuple[int, int, int]:
+        """(records, IPv6 packets, clean SRH packets) the pre-filter consumed since the last
+        call; the consumer adds them to its own counters."""
+        counts = tuple(self._skim_counts)
+        self._skim_counts[:] = (0, 0, 0)
+        return counts  # type: ignore[return-value]
+
+    def take_hmac_batch(self) -> list[HmacCandidate]:
+        """The HMAC packets consumed since the last call: (number, frame bytes, IPv6 offset,
+        HMAC TLV offset) each, in frame order."""
+        batch = self._hmac_batch
+        if not batch:
+            return []
+        items = batch[:]
+        batch.clear()
+        return items
+
+
+class PcapReader(SkimmingReader):
     """Frames of one classic pcap stream, read front to back exactly once.
 
     The file header is read in the constructor (so ``linktype`` is known before the first
@@ -147,15 +205,7 @@ class PcapReader:
         #: Largest caplen accepted: max(snaplen, 256 KiB), never above 16 MiB.
         self.caplen_cap = min(max(snaplen, DEFAULT_CAPLEN_CAP), MAX_CAPLEN)
         self._rest = hdr[_FILE_HDR_LEN:]
-        self._frames: Iterator[Frame | None] | None = None
-        #: Stream offset of the record of the frame last yielded.
-        self.record_offset = 0
-        #: Records at or after this stream offset are not read (a parallel work unit's end).
-        self.limit: int | None = None
-        #: Where reading stopped because of ``limit``: the next record's stream offset.
-        self.next_offset: int | None = None
-        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
-        self._hmac_batch: list[HmacCandidate] | None = None
+        self._init_skim()
 
     @property
     def bytes_read(self) -> int:
@@ -172,42 +222,11 @@ class PcapReader:
         """Always empty: classic pcap has no interface statistics."""
         return {}
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._frames is None:
-            self._frames = self._records(None)
-        return self._frames  # type: ignore[return-value] - None only comes from skim()
+    def _skim_supported(self) -> bool:
+        return skim_mod.supports(self.linktype)
 
-    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
-        """Iterate with the compiled pre-filter: records it consumes are only counted
-        (``take_skim_counts``); each run of them yields None, so a consumer can report
-        progress; every other record is yielded as a Frame, numbered as usual. Falls back
-        to plain iteration when the pre-filter is unavailable or the link type unknown.
-
-        ``hmac_batch``: simple draft-04 HMAC SRH packets are consumed too and collected;
-        after each None the consumer must take them (``take_hmac_batch``) and verify them
-        (``Inspector.fast_hmac``) before the next frame, to keep frame order."""
-        if self._frames is None:  # a second call resumes the same generator and batch
-            self._hmac_batch = [] if hmac_batch else None
-            use = skim_mod.supports(self.linktype)
-            self._frames = self._records(draft04 if use else None)
-        return self._frames
-
-    def take_skim_counts(self) -> tuple[int, int, int]:
-        """(records, IPv6 packets, clean SRH packets) the pre-filter consumed since the last
-        call; the consumer adds them to its own counters."""
-        counts = tuple(self._skim_counts)
-        self._skim_counts[:] = (0, 0, 0)
-        return counts  # type: ignore[return-value]
-
-    def take_hmac_batch(self) -> list[HmacCandidate]:
-        """The HMAC packets consumed since the last call: (number, frame bytes, IPv6 offset,
-        HMAC TLV offset) each, in frame order."""
-        batch = self._hmac_batch
-        if not batch:
-            return []
-        items = batch[:]
-        batch.clear()
-        return items
+    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
+        return self._records(draft04)
 
     def _records(self, draft04: bool | None) -> Iterator[Frame | None]:
         """Yield each record; raise CaptureFormatError at the first bad or cut one.
@@ -274,7 +293,6 @@ class PcapReader:
                         frames=number,
                     )
             number += 1
-            self.record_offset = base + pos
             yield make(
                 number, (sec * div + frac) / div, linktype, buf[pos + _REC_HDR_LEN : stop], orig_len
             )

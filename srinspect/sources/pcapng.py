@@ -21,8 +21,7 @@ from srinspect.frame import Frame
 from srinspect.sources.pcap import (
     ByteStream,
     ChunkedInput,
-    HmacCandidate,
-    PcapReader,
+    SkimmingReader,
     make_frame,
     refill,
 )
@@ -95,7 +94,7 @@ class _Malformed(Exception):
     """A block is inconsistent; the reader turns it into CaptureFormatError with the offset."""
 
 
-class PcapngReader:
+class PcapngReader(SkimmingReader):
     """Frames of one pcapng stream, read front to back exactly once.
 
     ``interfaces`` (current section), ``linktypes`` (every section so far) and
@@ -112,36 +111,18 @@ class PcapngReader:
         self.linktypes: set[int] = set()
         self.byteorder = "<"
         self.sections = 0
-        self._frames: Iterator[Frame | None] | None = None
-        #: Stream offset of the block of the frame last yielded.
-        self.record_offset = 0
-        #: Blocks at or after this stream offset are not read (a parallel work unit's end).
-        self.limit: int | None = None
-        #: Where reading stopped because of ``limit``: the next block's stream offset.
-        self.next_offset: int | None = None
-        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
-        self._hmac_batch: list[HmacCandidate] | None = None
+        self._init_skim()
 
     @property
     def bytes_read(self) -> int:
         """Bytes taken from the stream so far; advances a chunk at a time."""
         return self._input.consumed
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._frames is None:
-            self._frames = self._blocks(None)
-        return self._frames  # type: ignore[return-value] - None only comes from skim()
+    def _skim_supported(self) -> bool:
+        return skim_mod.native is not None  # link types are checked per interface
 
-    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
-        """Iterate with the compiled pre-filter (see ``PcapReader.skim``): EPBs it consumes
-        are only counted, each run of them yields None, every other packet a Frame."""
-        if self._frames is None:  # a second call resumes the same generator and batch
-            self._hmac_batch = [] if hmac_batch else None
-            self._frames = self._blocks(draft04 if skim_mod.native is not None else None)
-        return self._frames
-
-    take_skim_counts = PcapReader.take_skim_counts
-    take_hmac_batch = PcapReader.take_hmac_batch
+    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
+        return self._blocks(draft04)
 
     def _blocks(self, draft04: bool | None) -> Iterator[Frame | None]:
         """Walk the blocks; yield a Frame per packet block, raise at the first bad block.
@@ -212,7 +193,6 @@ class PcapngReader:
                         except _Malformed as exc:
                             raise self._error(str(exc), base + pos, number) from None
                     number += 1
-                    self.record_offset = base + pos
                     yield make(
                         number,
                         ((ts_hi << 32) | ts_lo) / div + ts_off,
@@ -268,7 +248,6 @@ class PcapngReader:
                 linktypes = array("i", [skim_link(i.linktype) for i in self.interfaces]).tobytes()
             if frame is not None:
                 number += 1
-                self.record_offset = base + pos
                 yield frame
             pos = stop
 
