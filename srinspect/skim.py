@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from .linklayer import _OFFSET_FUNCS
+from .linklayer import ipv6_offset_func
 
 
 def _load() -> ModuleType | None:
@@ -33,7 +33,7 @@ native: ModuleType | None = _load()
 
 def supports(linktype: int) -> bool:
     """Whether the pre-filter knows this link type (the same set linklayer.py decodes)."""
-    return native is not None and linktype in _OFFSET_FUNCS
+    return native is not None and ipv6_offset_func(linktype) is not None
 
 
 def describe() -> str:
