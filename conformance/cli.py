@@ -8,6 +8,7 @@ checked), 2 setup or usage error (not root, bad port or DUT file, nothing select
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -15,21 +16,28 @@ from pathlib import Path
 from typing import TextIO
 
 from srinspect.errors import LabError
+from srinspect.kernel.choice import NoKernel, Target
+from srinspect.kernel.choice import targets as choose_targets
+from srinspect.kernel.images import ImageError
 
 from . import netns
 from .cases import CASES
 from .dut.base import Dut
-from .model import CaseResult, Profile
+from .kernels import run_in_guest
+from .matrix import KernelRun, render_json_matrix
+from .matrix import render_text as render_matrix_text
+from .model import Case, CaseResult, Profile, Verdict
 from .report import (
     list_json,
     progress_line,
     render_json,
     render_junit,
+    render_junit_runs,
     render_list,
     render_text,
     timing,
 )
-from .runner import Runner, select_cases
+from .runner import Run, Runner, select_cases
 from .score import exit_status
 
 EXIT_SETUP = 2
@@ -56,9 +64,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                           epilog="Exit: 0 all applicable MUSTs pass, 1 a MUST fails, "
                                  "2 setup error, 130 interrupted.")
     run.add_argument("--dut", choices=("linux", "ports"), default="linux",
-                     help="linux (default): this kernel in network namespaces, built and "
+                     help="linux (default): a Linux kernel in network namespaces, built and "
                           "removed by the suite (needs root); ports: a device reached "
                           "through --tx/--rx, described by --dut-config, never configured")
+    run.add_argument("--kernel", action="append", default=[], metavar="IMAGE",
+                     help="linux DUT: the kernel to test: host, a vmlinuz path, or a release "
+                          "in /boot (6.12, 6.1.0-57-amd64), booted in a virtme-ng guest "
+                          "(KVM where it works, else TCG). Repeat for a matrix: one column "
+                          "per kernel and the cases that differ. Default: the host when its "
+                          "kernel has SRv6, else the newest image in /boot that has it "
+                          "(`srinspect doctor` shows which)")
     run.add_argument("--profile", choices=PROFILE_CHOICES, default="draft-04",
                      help="rules to judge against (default draft-04; all = every profile)")
     run.add_argument("--case", action="append", default=[], metavar="GLOB",
@@ -135,32 +150,121 @@ def cmd_run(args: argparse.Namespace) -> int:
     live = sys.stdout if args.format == "text" and not args.output else sys.stderr
     started = time.monotonic()
     try:
-        dut = make_dut(args, sys.stderr)
-        total = sum(len(c) for _, c in plan)
-        print(f"srinspect conformance: {total} case runs, profile {args.profile}, "
-              f"DUT {args.dut}", file=live, flush=True)
-        dut.open()
-    except LabError as exc:
+        where = _targets(args)
+    except NoKernel as exc:
+        return _nothing_to_test(args, plan, str(exc))
+    except (ImageError, LabError) as exc:
         print(f"srinspect conformance: setup error: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    runs: list[KernelRun] = []
+    failed = False
+    for target in where:
+        evidence = args.evidence
+        if evidence is not None and len(where) > 1:
+            evidence = evidence / target.label
+        try:
+            run = _run_on(args, plan, target, evidence, live)
+        except LabError as exc:
+            on = f" ({target.describe()})" if target else ""
+            print(f"srinspect conformance: setup error{on}: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        if evidence is not None:
+            evidence.mkdir(parents=True, exist_ok=True)
+            (evidence / "dut.json").write_text(json.dumps(run.dut, indent=2) + "\n",
+                                               encoding="utf-8")
+        runs.append(KernelRun(target.label if target else args.dut, run))
+    if not runs:
+        return EXIT_SETUP
+    runs[-1].run.total = time.monotonic() - started if len(runs) == 1 else runs[-1].run.total
+    _write_report(args, runs, live)
+    status = max(exit_status(kr.run.results) for kr in runs)
+    return EXIT_SETUP if failed else status
+
+
+def _targets(args: argparse.Namespace) -> list[Target | None]:
+    """Kernels to test (linux DUT), or [None] for a device reached through ports."""
+    if args.dut != "linux":
+        if args.kernel:
+            raise LabError("--kernel chooses the kernel of the linux DUT; a --dut ports "
+                           "device runs its own software")
+        return [None]
+    if not _is_root():
+        raise LabError("the linux DUT needs root: it builds network namespaces (and boots "
+                       "guests) and opens raw sockets (run as root, or test a device with "
+                       "--dut ports)")
+    return list(choose_targets(args.kernel))
+
+
+def _guest_options(args: argparse.Namespace) -> list[str]:
+    opts = ["--profile", args.profile]
+    for pattern in args.case:
+        opts += ["--case", pattern]
+    if args.pace is not None:
+        opts += ["--pace", str(args.pace)]
+    return opts
+
+
+def _run_on(args: argparse.Namespace, plan: list[tuple[Profile, list[Case]]],
+            target: Target | None, evidence: Path | None, live: TextIO) -> Run:
+    """One complete run: in this process (host kernel, ports) or in a guest."""
+    def say(msg: str) -> None:
+        print(f"srinspect conformance: {msg}", file=sys.stderr, flush=True)
+
+    total = sum(len(c) for _, c in plan)
+    if target is not None and not target.is_host:
+        if args.keep:
+            say("--keep has no effect in a guest: the guest and its namespaces go with it")
+        print(f"srinspect conformance: {total} case runs, profile {args.profile}, DUT linux "
+              f"in {target.describe()}", file=live, flush=True)
+        return run_in_guest(target, _guest_options(args), evidence=evidence, live=live,
+                            log=say)
+    started = time.monotonic()
+    dut = make_dut(args, sys.stderr)
+    on = f" on {target.describe()}" if target is not None else ""
+    print(f"srinspect conformance: {total} case runs, profile {args.profile}, "
+          f"DUT {args.dut}{on}", file=live, flush=True)
+    dut.open()
     pace = args.pace if args.pace is not None else (0.0 if args.dut == "linux" else 0.25)
 
     def progress(result: CaseResult, done: int, total: int) -> None:
         print(progress_line(result, done, total), file=live, flush=True)
 
     try:
-        run = Runner(dut, evidence=args.evidence, progress=progress, pace=pace).run(plan)
+        run = Runner(dut, evidence=evidence, progress=progress, pace=pace).run(plan)
     finally:
         dut.close()
     run.total = time.monotonic() - started
-    render = {"text": render_text, "json": render_json, "junit": render_junit}[args.format]
-    text = render(run)
+    return run
+
+
+def _write_report(args: argparse.Namespace, runs: list[KernelRun], live: TextIO) -> None:
+    if len(runs) == 1:
+        render = {"text": render_text, "json": render_json, "junit": render_junit}[args.format]
+        text = render(runs[0].run)
+    else:
+        text = {"text": render_matrix_text, "json": render_json_matrix,
+                "junit": lambda rs: render_junit_runs([(kr.label, kr.run) for kr in rs])
+                }[args.format](runs)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     if live is sys.stderr or args.output:
-        print(f"srinspect conformance: {timing(run)}", file=sys.stderr)
+        for kr in runs:
+            print(f"srinspect conformance: {kr.label}: {timing(kr.run)}", file=sys.stderr)
     if args.evidence:
         print(f"srinspect conformance: evidence in {args.evidence}", file=sys.stderr)
-    return exit_status(run.results)
+
+
+def _nothing_to_test(args: argparse.Namespace, plan: list[tuple[Profile, list[Case]]],
+                     reason: str) -> int:
+    """No kernel with SRv6 here: every case is SKIP with the reason, and the exit status
+    says that nothing was tested (2)."""
+    run = Run({"adapter": "linux", "kernel": None, "unavailable": reason},
+              [p for p, _ in plan])
+    for profile, cases in plan:
+        run.results += [CaseResult(c, profile, Verdict.SKIP, detail=reason) for c in cases]
+    _write_report(args, [KernelRun("none", run)], sys.stderr)
+    print(f"srinspect conformance: nothing tested: {reason}", file=sys.stderr)
+    return EXIT_SETUP

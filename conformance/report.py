@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
+from .cases import CASES
 from .model import Case, CaseResult, Level, Profile, Verdict
 from .runner import Run
 from .score import score
@@ -52,7 +53,7 @@ def list_json(cases: Sequence[Case]) -> str:
 
 
 def render_text(run: Run) -> str:
-    out = [f"DUT: {_dut_line(run.dut)}", ""]
+    out = [f"DUT: {dut_line(run.dut)}", ""]
     out.append(f"{'PROFILE':<9} {'CASE':<26} {'RULE':<24} {'LEVEL':<11} {'VERDICT':<12} "
                "OBSERVED")
     for r in run.results:
@@ -92,10 +93,16 @@ def timing(run: Run) -> str:
     return f"{len(run.results)} case runs in {run.elapsed:.2f} s{total}"
 
 
-def _dut_line(dut: dict[str, Any]) -> str:
+def dut_line(dut: dict[str, Any]) -> str:
     parts = [str(dut.get("adapter", "?"))]
     if "kernel" in dut:
         parts.append(f"kernel {dut['kernel']}")
+    guest = dut.get("guest")
+    if guest:
+        parts.append(f"in a guest booted from {guest['image']}, {guest['accelerator'].upper()}, "
+                     f"boot {guest['boot_s']:.1f} s")
+    elif "kernel" in dut:
+        parts.append("on the host")
     ports: dict[str, str] = dut.get("ports", {})
     if ports:
         parts.append("ports " + ", ".join(f"{k}={v}" for k, v in ports.items()))
@@ -116,17 +123,49 @@ def render_json(run: Run) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
+def run_from_json(data: dict[str, Any], cases: Sequence[Case] = CASES) -> Run:
+    """The ``Run`` a ``render_json`` report describes (a run made in a guest comes back to
+    the host this way); a case ID this catalogue does not know is an error."""
+    by_id = {c.id: c for c in cases}
+    run = Run(dict(data["dut"]), [Profile(p) for p in data["profiles"]])
+    for entry in data["cases"]:
+        case = by_id.get(entry["id"])
+        if case is None:
+            raise ValueError(f"the report names case {entry['id']!r}, unknown here")
+        run.results.append(CaseResult(
+            case, Profile(entry["profile"]), Verdict(entry["verdict"]),
+            entry.get("expected", ""), entry.get("observed", ""), entry.get("detail", ""),
+            entry.get("duration_ms", 0.0) / 1000, entry.get("evidence")))
+    run.elapsed, run.total = data.get("elapsed_s", 0.0), data.get("total_s", 0.0)
+    return run
+
+
 def render_junit(run: Run) -> str:
+    return render_junit_runs([("", run)])
+
+
+def render_junit_runs(runs: Sequence[tuple[str, Run]]) -> str:
+    """JUnit for one run, or for several (a kernel matrix: ``label`` names each kernel and
+    goes into the suite names, ``conformance.<profile>@<label>``)."""
     root = ET.Element("testsuites", name="srinspect conformance",
-                      time=f"{run.elapsed:.3f}")
+                      time=f"{sum(run.elapsed for _, run in runs):.3f}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for label, run in runs:
+        _junit_suites(root, label, run, totals)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _junit_suites(root: ET.Element, label: str, run: Run, totals: dict[str, int]) -> None:
     for profile in run.profiles:
         results = [r for r in run.results if r.profile is profile]
-        suite = ET.SubElement(root, "testsuite", name=f"conformance.{profile}")
+        name = f"conformance.{profile}" + (f"@{label}" if label else "")
+        suite = ET.SubElement(root, "testsuite", name=name)
         props = ET.SubElement(suite, "properties")
-        for key, value in run.dut.items():
-            if isinstance(value, str | int | float | bool):
-                ET.SubElement(props, "property", name=f"dut.{key}", value=str(value))
+        for key, value in _flat(run.dut):
+            ET.SubElement(props, "property", name=f"dut.{key}", value=str(value))
         counts = {"tests": len(results), "failures": 0, "errors": 0, "skipped": 0}
         for r in results:
             counts_key = _testcase(suite, r)
@@ -136,10 +175,17 @@ def render_junit(run: Run) -> str:
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
-    for key, value in totals.items():
-        root.set(key, str(value))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _flat(info: dict[str, Any], prefix: str = "") -> list[tuple[str, str | int | float | bool]]:
+    """Scalar DUT facts as dotted names (``guest.image``), for JUnit properties."""
+    out: list[tuple[str, str | int | float | bool]] = []
+    for key, value in info.items():
+        if isinstance(value, dict):
+            out += _flat(value, f"{prefix}{key}.")
+        elif isinstance(value, str | int | float | bool):
+            out.append((f"{prefix}{key}", value))
+    return out
 
 
 def _testcase(suite: ET.Element, r: CaseResult) -> str | None:

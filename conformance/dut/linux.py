@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any
 
 from srinspect.errors import LabError
+from srinspect.kernel.probe import kernel_words
 from srinspect.keys import Key
 
 from .. import netns
@@ -154,6 +155,7 @@ class LinuxDut:
         self._built: list[str] = []
         self._old_handlers: dict[int, Any] = {}
         self._closed = False
+        self._absent: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -200,7 +202,11 @@ class LinuxDut:
         for dev in ("all", "default", "d0", "d1", "d2"):
             dut_sysctls[f"ipv6/conf/{dev}/accept_dad"] = "0"
             dut_sysctls[f"ipv6/conf/{dev}/accept_ra"] = "0"
-        dut_sysctls.update(BASE_SYSCTLS)
+        # A kernel without SRv6 HMAC has no seg6_require_hmac: such sysctls are never
+        # written (the cases needing them are SKIPped by the probe).
+        every = {*BASE_SYSCTLS, *(k for keys in SYSCTLS.values() for k in keys)}
+        self._absent = {k for k in every if not netns.sysctl_exists(self.dut, k)}
+        dut_sysctls.update(self._present(BASE_SYSCTLS))
         netns.sysctl_writes(self.dut, dut_sysctls)
         self._state.sysctls = dict(BASE_SYSCTLS)
         netns.ip_batch(self.dut, [
@@ -258,7 +264,7 @@ class LinuxDut:
             self._set_key(PROBE_KEY_ID, "")
             self._support["hmac-key"] = None
         except LabError as exc:
-            self._support["hmac-key"] = f"kernel refuses SRv6 HMAC keys ({exc})"
+            self._support["hmac-key"] = f"kernel refuses SRv6 HMAC keys: {kernel_words(str(exc))}"
         if self._support["hmac-key"] is None:
             self._set_key(HMAC_KEY_ID, self._secret)
         # One ip per route: a kernel without the behaviour answers with an error for that
@@ -267,7 +273,8 @@ class LinuxDut:
             for dst, spec in routes.items():
                 proc = netns.ip(["route", "add", *spec.split()], netns=self.dut, check=False)
                 if proc.returncode != 0:
-                    self._support[need] = f"kernel refused the route ({proc.stderr.strip()})"
+                    self._support[need] = ("kernel refused the route: "
+                                           f"{kernel_words(proc.stderr)}")
                     break
                 netns.ip(["route", "del", dst], netns=self.dut, check=False)
             else:
@@ -287,7 +294,7 @@ class LinuxDut:
         cur = self._state
         changed = {k: v for k, v in want.sysctls.items() if cur.sysctls.get(k) != v}
         if changed:
-            netns.sysctl_writes(self.dut, changed)
+            netns.sysctl_writes(self.dut, self._present(changed))
             cur.sysctls.update(changed)
         for key_id in sorted(want.hmac_keys - cur.hmac_keys):
             self._set_key(key_id, self._secret)
@@ -302,6 +309,9 @@ class LinuxDut:
         for key_id in sorted(cur.hmac_keys - want.hmac_keys):
             self._set_key(key_id, "")
         cur.hmac_keys = set(want.hmac_keys)
+
+    def _present(self, sysctls: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in sysctls.items() if k not in self._absent}
 
     def _set_key(self, key_id: int, secret: str) -> None:
         """``ip sr hmac set`` reads the secret from stdin; an empty one deletes the key.
