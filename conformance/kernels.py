@@ -18,14 +18,11 @@ from typing import TextIO
 
 from srinspect.kernel import guest
 from srinspect.kernel.choice import Target
-from srinspect.kernel.probe import FORCE_GUEST_ENV
 
 from .report import run_from_json
 from .runner import Run
 
 _OWN_LINES = re.compile(r"srinspect conformance: (\d+ case runs|evidence in )")
-#: Inside the guest its own kernel is the one to test.
-GUEST_ENV = {FORCE_GUEST_ENV: "0", "PYTHONUNBUFFERED": "1"}
 
 
 def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | None,
@@ -46,7 +43,7 @@ def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | Non
             if not _OWN_LINES.match(line):  # the host prints its own header and timing
                 print(line, file=live, flush=True)
 
-        result = guest.run(target.image, argv, rwdirs=rwdirs, env=GUEST_ENV, on_line=relay,
+        result = guest.run(target.image, argv, rwdirs=rwdirs, env=guest.INNER_ENV, on_line=relay,
                            log=log)
         if not report.is_file():
             raise guest.GuestError(f"the run in the guest ({target.image.release}) ended with "

@@ -126,7 +126,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
 def _register_extensions(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Subcommands that live in other modules register themselves here."""
     for module in ("srinspect.cli_flows", "srinspect.cli_monitor", "conformance.cli",
-                   "srinspect.lab.cli"):
+                   "srinspect.lab.cli", "srinspect.kernel.cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

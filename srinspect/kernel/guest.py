@@ -39,6 +39,10 @@ GUEST_TMP = "/run/srinspect-tmp"
 BOOT_TIMEOUT = {"kvm": 60.0, "tcg": 240.0}
 
 
+#: The environment srinspect commands get inside a guest: its own kernel is the one to use.
+INNER_ENV = {"SRINSPECT_FORCE_GUEST": "0", "PYTHONUNBUFFERED": "1"}
+
+
 class GuestError(LabError):
     """The guest could not be started or did not boot; the message says why (exit 2)."""
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from .errors import CommandError, LabError, NotRootError
 
-SEG6_SYSCTL = Path("/proc/sys/net/ipv6/conf/all/seg6_enabled")
 NETNS_DIR = Path("/run/netns")
 
 
@@ -104,9 +103,14 @@ def require_root() -> None:
 
 
 def require_kernel() -> None:
-    if not SEG6_SYSCTL.exists():
-        raise LabError(f"this kernel has no SRv6 support ({SEG6_SYSCTL} is missing; "
-                       "CONFIG_IPV6_SEG6_LWTUNNEL is needed)")
+    """The lab's nodes are namespaces of this kernel: it must have SRv6 routes and HMAC."""
+    from ..kernel.probe import host_srv6_missing
+
+    missing = host_srv6_missing()
+    if missing:
+        raise LabError(f"the lab needs a kernel with SRv6 and this one lacks it ({missing}); "
+                       "`srinspect lab demo` runs the whole demo in a guest instead "
+                       "(--kernel IMAGE; `srinspect doctor` lists the images)")
 
 
 def require_tool(name: str, why: str) -> str:
