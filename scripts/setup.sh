@@ -2,8 +2,11 @@
 # Set up srinspect on a fresh Debian machine (run as root). Idempotent: installs only what is
 # missing. System packages: gcc + python3-dev (the audit's compiled pre-filter), tshark
 # (Wireshark cross-check), tcpdump and iperf3 (kernel samples, live capture, lab), iproute2
-# (namespaces, SRv6 routes). Python: a virtualenv in .venv with
-# srinspect installed editable plus its test extras.
+# (namespaces, SRv6 routes), and for kernels in guests (where the host kernel has no SRv6,
+# and for the kernel matrix): qemu-system-x86, busybox-static, and a stock Debian kernel
+# image (linux-image-amd64) unless /boot already holds one with SRv6.
+# Python: a virtualenv in .venv with srinspect installed editable plus its test and vm
+# extras (virtme-ng).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,20 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # The audit's compiled pre-filter (srinspect/_skim.c) needs a C compiler and Python's headers.
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# Guests: QEMU, a static busybox for virtme-ng's initramfs, a kernel image with SRv6.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+srv6_image=no
+for cfg in /boot/config-*; do
+    [ -e "$cfg" ] || continue
+    rel=${cfg#/boot/config-}
+    if [ -f "/boot/vmlinuz-$rel" ] && [ -d "/lib/modules/$rel" ] \
+        && grep -q '^CONFIG_IPV6_SEG6_LWTUNNEL=y' "$cfg" \
+        && grep -q '^CONFIG_IPV6_SEG6_HMAC=y' "$cfg"; then
+        srv6_image=yes
+    fi
+done
+[ "$srv6_image" = yes ] || need+=(linux-image-amd64)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(
     sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1 || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then
@@ -39,7 +56,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
     || [ srinspect/_skim.c -nt "$stamp" ]; then
     echo "setup: installing Python packages into .venv" >&2
     .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/pip install -q -e '.[test]'
+    .venv/bin/pip install -q -e '.[test,vm]'
     touch "$stamp"
 fi
 .venv/bin/python -c 'from srinspect import skim; print("setup: audit engine:", skim.describe())' >&2
