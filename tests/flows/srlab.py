@@ -1,20 +1,28 @@
-"""A small SRv6 network in namespaces for the live flow tests, and process helpers.
+"""A small network in namespaces for the live capture tests, SRv6 frames injected into it,
+and process helpers.
 
 (A module of its own, not conftest.py, so tests can import it by a unique name.)
 
 Topology (names get a per-run unique prefix, so parallel runs and leftovers never clash)::
 
-    src --s0/r0-- r (SR ingress) --r1/k1-- k1      fc00:2::/64 routed via k1
-                                 --r2/k2-- k2      fc00:3::/64 routed via k2
+    r --r1/k1-- k        frames for fc00:2::/64 paths leave on r1
+      --r2/k2--          frames for fc00:3::/64 paths leave on r2
 
-``src`` sends UDP to 2001:db8:dN::1; the router encapsulates by ``encap seg6`` routes the
-tests add, and the encapsulated packets leave on r1 or r2, where srinspect captures. Only
-2001:db8::/32 and fc00::/7 addresses are used. Everything is removed in ``close()``, which
-the fixture calls even when a test fails.
+No kernel SRv6 is needed: the sender (``srinject.py``, run in ``r``) writes crafted SRv6
+frames to r1 or r2 with an AF_PACKET socket, the frames a Linux SR ingress with ``encap
+seg6`` routes and ``ip sr tunsrc 2001:db8:20::1`` sent there before (Ethernet from the
+interface's MAC to its peer's, outer source 2001:db8:20::1, SRH, inner IPv6/UDP from
+2001:db8:10::1). A capture on r1 in ``r`` sees them as sent by the host (tx), as it saw
+the kernel's. A path change is the sender switching the segment list it writes. ``k`` only
+holds the peers, so the links have a carrier. IPv6 is disabled on the links, so they carry
+nothing but the injected frames. Everything is removed in ``close()``, which the fixture
+calls even when a test fails: the processes started, anything still running in the
+namespaces (dumpcap under a killed srinspect), the namespaces.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -29,24 +37,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-
-# A UDP sender driven over stdin: each line "COUNT GAP DEST" sends COUNT datagrams to DEST
-# port 9 from one socket (one source port, so one flow per destination), then prints "done".
-SENDER = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::", 0))
-for line in sys.stdin:
-    count, gap, dest = line.split()
-    for _ in range(int(count)):
-        s.sendto(b"srinspect flow test payload", (dest, 9))
-        time.sleep(float(gap))
-    print("done", flush=True)
-"""
+INJECT = Path(__file__).resolve().with_name("srinject.py")
+#: Each captured interface in ``r`` and its veth peer in ``k``.
+PEERS = {"r1": "k1", "r2": "k2"}
+#: Generous: the tests also run in slow (emulated) guests.
+TIMEOUT = 60.0
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=60)
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=120)
 
 
 class Proc:
@@ -76,7 +75,7 @@ class Proc:
             else:
                 self.err_lines.append(line)
 
-    def wait_stdout(self, predicate: object, timeout: float = 20.0) -> str:
+    def wait_stdout(self, predicate: object, timeout: float = TIMEOUT) -> str:
         """The first stdout line (from now on) for which ``predicate(line)`` holds."""
         end = time.monotonic() + timeout
         while True:
@@ -85,13 +84,17 @@ class Proc:
                 raise AssertionError(f"{self.argv}: no expected output in {timeout} s; "
                                      f"stderr: {''.join(self.err_lines)}")
             try:
-                line = self.out.get(timeout=left)
+                line = self.out.get(timeout=min(left, 0.5))
             except queue.Empty:
+                if not self._threads[0].is_alive() and self.out.empty():  # stdout closed
+                    raise AssertionError(f"{self.argv}: ended (rc {self.popen.poll()}) "
+                                         f"without the expected output; stderr: "
+                                         f"{''.join(self.err_lines)}") from None
                 continue
             if predicate(line):  # type: ignore[operator]
                 return line
 
-    def wait_stderr(self, text: str, timeout: float = 20.0) -> None:
+    def wait_stderr(self, text: str, timeout: float = TIMEOUT) -> None:
         end = time.monotonic() + timeout
         while not any(text in ln for ln in self.err_lines):
             if time.monotonic() > end or self.popen.poll() is not None:
@@ -105,13 +108,13 @@ class Proc:
         self.popen.stdin.write(line + "\n")
         self.popen.stdin.flush()
 
-    def interrupt(self, timeout: float = 30.0) -> int:
+    def interrupt(self, timeout: float = TIMEOUT) -> int:
         """Ctrl-C (SIGINT), then wait for the exit and for all output."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGINT)
         return self.wait(timeout)
 
-    def wait(self, timeout: float = 30.0) -> int:
+    def wait(self, timeout: float = TIMEOUT) -> int:
         rc = self.popen.wait(timeout=timeout)
         for t in self._threads:
             t.join(timeout=5)
@@ -138,6 +141,7 @@ class SrLab:
         self.prefix = f"srfl{uuid.uuid4().hex[:8]}"
         self.namespaces: list[str] = []
         self.procs: list[Proc] = []
+        self._macs: dict[tuple[str, str], str] = {}
 
     def ns(self, role: str) -> str:
         return f"{self.prefix}-{role}"
@@ -149,52 +153,41 @@ class SrLab:
         return sh("ip", "netns", "exec", self.ns(role), *cmd)
 
     def build(self) -> None:
-        for role in ("src", "r", "k1", "k2"):
+        for role in ("r", "k"):
             sh("ip", "netns", "add", self.ns(role))
             self.namespaces.append(self.ns(role))
+            # quiet links: no link-local address, DAD, MLD or router solicitation frames
+            self.nsexec(role, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1")
             self.ip(role, "link", "set", "lo", "up")
-        links = (("src", "s0", "r", "r0", "2001:db8:10::1", "2001:db8:10::2"),
-                 ("r", "r1", "k1", "k1", "2001:db8:20::1", "2001:db8:20::2"),
-                 ("r", "r2", "k2", "k2", "2001:db8:30::1", "2001:db8:30::2"))
-        for a, a_if, b, b_if, a_addr, b_addr in links:
-            sh("ip", "link", "add", a_if, "netns", self.ns(a), "type", "veth", "peer", "name",
-               b_if, "netns", self.ns(b))
-            self.ip(a, "addr", "add", f"{a_addr}/64", "dev", a_if, "nodad")
-            self.ip(b, "addr", "add", f"{b_addr}/64", "dev", b_if, "nodad")
-            self.ip(a, "link", "set", a_if, "up")
-            self.ip(b, "link", "set", b_if, "up")
-        self._wait_carrier([(a, a_if) for a, a_if, *_ in links] +
-                           [(b, b_if) for _, _, b, b_if, *_ in links])
-        # Static neighbours: no Neighbor Discovery races with the first test packets.
-        for a, a_if, b, b_if, a_addr, b_addr in links:
-            self.ip(a, "-6", "neigh", "replace", b_addr, "lladdr", self.mac(b, b_if), "dev",
-                    a_if, "nud", "permanent")
-            self.ip(b, "-6", "neigh", "replace", a_addr, "lladdr", self.mac(a, a_if), "dev",
-                    b_if, "nud", "permanent")
-        self.ip("src", "-6", "route", "add", "default", "via", "2001:db8:10::2")
-        self.nsexec("r", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-        self.ip("r", "-6", "route", "add", "fc00:2::/64", "via", "2001:db8:20::2", "dev", "r1")
-        self.ip("r", "-6", "route", "add", "fc00:3::/64", "via", "2001:db8:30::2", "dev", "r2")
-        self.nsexec("r", "ip", "sr", "tunsrc", "set", "2001:db8:20::1")
+        for iface in PEERS:
+            self._add_link(iface)
+        self._wait_carrier(list(PEERS))
+
+    def _add_link(self, iface: str) -> None:
+        peer = PEERS[iface]
+        sh("ip", "link", "add", iface, "netns", self.ns("r"), "type", "veth", "peer", "name",
+           peer, "netns", self.ns("k"))
+        self.ip("k", "link", "set", peer, "up")
+        self.ip("r", "link", "set", iface, "up")
 
     def mac(self, role: str, iface: str) -> str:
-        return self.nsexec(role, "cat", f"/sys/class/net/{iface}/address").stdout.strip()
+        key = (role, iface)
+        if key not in self._macs:
+            self._macs[key] = self.nsexec(role, "cat", f"/sys/class/net/{iface}/address"
+                                          ).stdout.strip()
+        return self._macs[key]
 
-    def _wait_carrier(self, ifaces: list[tuple[str, str]], timeout: float = 10.0) -> None:
+    def _wait_carrier(self, ifaces: list[str], timeout: float = TIMEOUT) -> None:
         """veth carrier comes up asynchronously (linkwatch, up to a second): until then the
-        kernel drops what is sent, so wait for operstate UP everywhere."""
+        kernel drops what is sent, so wait for operstate UP on both ends."""
         end = time.monotonic() + timeout
-        for role, iface in ifaces:
+        for role, iface in [("r", i) for i in ifaces] + [("k", PEERS[i]) for i in ifaces]:
             while self.nsexec(role, "cat", f"/sys/class/net/{iface}/operstate"
                               ).stdout.strip() != "up":
                 if time.monotonic() > end:
                     raise RuntimeError(f"{iface} in {self.ns(role)} did not come up")
                 time.sleep(0.05)
-
-    def encap(self, prefix: str, segs: Sequence[str], dev: str, *, mode: str = "encap",
-              replace: bool = False) -> None:
-        self.ip("r", "-6", "route", "replace" if replace else "add", prefix, "encap", "seg6",
-                "mode", mode, "segs", ",".join(segs), "dev", dev)
 
     def start(self, role: str, *cmd: str, stdin: bool = False) -> Proc:
         proc = Proc(["ip", "netns", "exec", self.ns(role), *cmd], stdin=stdin)
@@ -207,13 +200,13 @@ class SrLab:
     def watch(self, *args: str) -> Proc:
         """``srinspect watch --format jsonl``, returned once its capture is running."""
         proc = self.srinspect("watch", "--format", "jsonl", *args)
-        proc.wait_stdout(lambda ln: '"event":"start"' in ln)
+        proc.wait_stdout(lambda ln: '"event":"start"' in ln, TIMEOUT)
         return proc
 
     def flows(self, *args: str) -> Proc:
         """``srinspect flows --format json``, returned once its capture is running."""
         proc = self.srinspect("flows", "--format", "json", *args)
-        proc.wait_stderr("srinspect: capturing on")
+        proc.wait_stderr("srinspect: capturing on", TIMEOUT)
         return proc
 
     def tcpdump(self, iface: str, path: Path) -> Proc:
@@ -221,56 +214,78 @@ class SrLab:
         # SIGINT arrives are never written (TPACKET_V3 blocks retire after a timeout).
         proc = self.start("r", "tcpdump", "--immediate-mode", "-i", iface, "-n", "-U", "-w",
                           str(path))
-        proc.wait_stderr("listening on")
+        proc.wait_stderr("listening on", TIMEOUT)
         return proc
 
     def sender(self) -> Proc:
-        return self.start("src", sys.executable, "-c", SENDER, stdin=True)
+        """The frame injector in ``r`` (srinject.py), returned once it reads its stdin."""
+        proc = self.start("r", sys.executable, str(INJECT), stdin=True)
+        proc.wait_stdout(lambda ln: ln.strip() == "ready", TIMEOUT)
+        return proc
 
-    def send(self, sender: Proc, count: int, dest: str, gap: float = 0.002) -> None:
-        sender.send(f"{count} {gap} {dest}")
-        sender.wait_stdout(lambda ln: ln.strip() == "done", timeout=60)
+    def send(self, sender: Proc, count: int, dest: str, segs: Sequence[str], *,
+             iface: str = "r1", mode: str = "encap", gap: float = 0.002) -> None:
+        """Write ``count`` frames to ``iface``: UDP to ``dest`` encapsulated along ``segs``
+        (travel order, as an ``encap seg6 ... segs`` route writes them). Returns once every
+        frame was handed to the interface (and so to every capture on it)."""
+        peer = self.mac("k", PEERS[iface])
+        sender.send(f"{iface} {peer} {count} {gap} {dest} {','.join(segs)} {mode}")
+        line = sender.wait_stdout(lambda ln: ln.startswith(("sent ", "error ")), TIMEOUT * 2)
+        if not line.startswith("sent "):
+            raise AssertionError(f"injecting on {iface} failed: {line.strip()}")
 
     def restore_r1(self) -> None:
-        """Bring r1 up again after ``ip link set r1 down``: the kernel dropped its address,
-        the static neighbour and the routes through it (and the tests' encap routes via
-        r1, which they add back themselves)."""
+        """Bring r1 up again after ``ip link set r1 down`` and wait for its carrier."""
         self.ip("r", "link", "set", "r1", "up")
-        self._wait_carrier([("r", "r1")])
-        self.ip("r", "addr", "replace", "2001:db8:20::1/64", "dev", "r1", "nodad")
-        self.ip("r", "-6", "neigh", "replace", "2001:db8:20::2", "lladdr",
-                self.mac("k1", "k1"), "dev", "r1", "nud", "permanent")
-        self.ip("r", "-6", "route", "replace", "fc00:2::/64", "via", "2001:db8:20::2",
-                "dev", "r1")
+        self._wait_carrier(["r1"])
 
     def recreate_r1(self) -> None:
         """Make the r1/k1 veth pair again after ``ip link del r1`` (which removed both)."""
-        sh("ip", "link", "add", "r1", "netns", self.ns("r"), "type", "veth", "peer", "name",
-           "k1", "netns", self.ns("k1"))
-        self.ip("k1", "addr", "add", "2001:db8:20::2/64", "dev", "k1", "nodad")
-        self.ip("k1", "link", "set", "k1", "up")
-        self.ip("k1", "-6", "neigh", "replace", "2001:db8:20::1", "lladdr",
-                self.mac("r", "r1"), "dev", "k1", "nud", "permanent")
-        self.restore_r1()
+        self._macs.pop(("r", "r1"), None)
+        self._macs.pop(("k", "k1"), None)
+        self._add_link("r1")
+        self._wait_carrier(["r1"])
 
     def close(self) -> None:
         for proc in self.procs:
             proc.kill()
         for name in self.namespaces:
+            kill_namespace(name)
             sh("ip", "netns", "del", name, check=False)
         self.namespaces.clear()
 
 
+def kill_namespace(name: str, timeout: float = 30.0) -> None:
+    """SIGKILL every process still in network namespace ``name`` (a dumpcap whose srinspect
+    was killed, a sender) and wait until they are gone."""
+    pids = [int(p) for p in sh("ip", "netns", "pids", name, check=False).stdout.split()]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + timeout
+    for pid in pids:
+        while _alive(pid) and time.monotonic() < end:
+            time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, killed and waiting for its reaper, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 def lab_skip_reason() -> str | None:
-    """Why the namespace lab cannot run here (same rules as the suite's kernel marker)."""
+    """Why the namespace lab cannot run here (same rules as the suite's netns marker, plus
+    the capture tools)."""
     if not sys.platform.startswith("linux"):
-        return "live flow tests need Linux"
+        return "live capture tests need Linux"
     if os.geteuid() != 0:
-        return "live flow tests need root (network namespaces, capture)"
+        return "live capture tests need root (network namespaces, raw sockets, capture)"
     if shutil.which("ip") is None:
-        return "live flow tests need iproute2's `ip`"
-    if not Path("/proc/sys/net/ipv6/conf/all/seg6_enabled").exists():
-        return "kernel has no SRv6 support"
+        return "live capture tests need iproute2's `ip`"
     for tool in ("dumpcap", "tcpdump"):
         if shutil.which(tool) is None and not os.access(f"/usr/bin/{tool}", os.X_OK):
             return f"{tool} is not installed (scripts/setup.sh installs it)"
@@ -291,7 +306,27 @@ def events(proc: Proc) -> list[dict[str, object]]:
     return [json.loads(line) for line in proc.out_lines if line.startswith("{")]
 
 
-def tcpdump_count(path: Path, bpf: str) -> int:
+def tcpdump_count(path: Path, bpf: str, *, check: bool = True) -> int:
     """Packets in a tcpdump capture that match ``bpf``, counted by tcpdump itself."""
-    out = sh("tcpdump", "-n", "-q", "-r", str(path), bpf).stdout
+    out = sh("tcpdump", "-n", "-q", "-r", str(path), bpf, check=check).stdout
     return sum(1 for line in out.splitlines() if line.strip())
+
+
+def wait_dumped(path: Path, bpf: str, count: int, timeout: float = TIMEOUT) -> None:
+    """Wait until a running tcpdump has written ``count`` packets matching ``bpf`` (the file
+    may end in a half-written record meanwhile, hence no return code check)."""
+    end = time.monotonic() + timeout
+    while tcpdump_count(path, bpf, check=False) < count:
+        if time.monotonic() > end:
+            raise AssertionError(f"{path}: fewer than {count} packets matching {bpf!r}")
+        time.sleep(0.1)
+
+
+def wait_stats(proc: Proc, srv6_packets: int, timeout: float = TIMEOUT) -> dict[str, object]:
+    """The next periodic ``stats`` event of a ``watch`` that counts ``srv6_packets`` (or
+    more): the watch's capture has handed over every frame sent so far."""
+    def counted(line: str) -> bool:
+        if '"event":"stats"' not in line:
+            return False
+        return int(json.loads(line)["srv6_packets"]) >= srv6_packets
+    return json.loads(proc.wait_stdout(counted, timeout))

@@ -1,6 +1,7 @@
-"""Live capture faults on a real kernel: the captured interface goes down, is deleted, or
-dumpcap is killed, while ``watch`` and ``flows`` run (lab in srlab.py; namespaces with a
-unique prefix, 2001:db8::/32 and fc00::/7 only, removed whatever happens).
+"""Live capture faults: the captured interface goes down, is deleted, or dumpcap is killed,
+while ``watch`` and ``flows`` run (lab in srlab.py: veth links in namespaces with a unique
+prefix, crafted SRv6 frames injected into them, 2001:db8::/32 and fc00::/7 only, removed
+whatever happens).
 
 What must hold: a ``capture-error`` event (a stderr line for ``flows``), the flow table kept,
 the capture resumed when it can be (``capture-resumed``, new packets counted in the same
@@ -17,18 +18,21 @@ import signal
 import time
 
 import pytest
-from srlab import Proc, SrLab, children  # type: ignore[import-not-found]
+from srlab import TIMEOUT, Proc, SrLab, children, wait_stats  # type: ignore[import-not-found]
 
-pytestmark = pytest.mark.kernel
+pytestmark = pytest.mark.netns
 
 PATH = ["fc00:2::a", "fc00:2::b"]
 DEST = "2001:db8:d1::1"
 SRC_HOST = "2001:db8:10::1"
-#: dumpcap hands packets over a ring block at a time, a block retiring after 250 ms
+#: dumpcap hands packets over a ring block at a time, a block retiring after 250 ms. Once a
+#: ``watch`` counted the packets sent (``wait_stats``), this much more for the other
+#: captures of the same link, which print nothing to wait for (``flows``, ``--no-stats``):
+#: their blocks retire on the same kernel timer.
 SETTLE = 0.7
 
 
-def event(proc: Proc, kind: str, timeout: float = 15.0) -> dict[str, object]:
+def event(proc: Proc, kind: str, timeout: float = TIMEOUT) -> dict[str, object]:
     """The next event of ``kind`` on ``proc``'s JSON lines."""
     return json.loads(proc.wait_stdout(lambda ln: f'"event":"{kind}"' in ln, timeout))
 
@@ -51,12 +55,12 @@ def ours(flows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> None:
-    srlab.encap("2001:db8:d1::/64", PATH, "r1")
+    sender = srlab.sender()
     watch = srlab.watch("-i", "r1", "--stats-interval", "0.3")
     flows = srlab.flows("-i", "r1")
-    sender = srlab.sender()
-    srlab.send(sender, 20, DEST)
+    srlab.send(sender, 20, DEST, PATH)
     event(watch, "flow-new")
+    wait_stats(watch, 20)
     time.sleep(SETTLE)
 
     srlab.ip("r", "link", "set", "r1", "down")
@@ -67,11 +71,11 @@ def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> Non
     flows.wait_stderr("capture error on r1: r1 is down; retrying")
 
     srlab.restore_r1()
-    srlab.encap("2001:db8:d1::/64", PATH, "r1", replace=True)
     back = event(watch, "capture-resumed")
     assert back["interface"] == "r1" and back["lost"] == [] and back["lost_for"] > 0
-    srlab.send(sender, 15, DEST)
-    time.sleep(SETTLE)
+    flows.wait_stderr("capture resumed on r1")
+    srlab.send(sender, 15, DEST, PATH)
+    wait_stats(watch, 35)
     assert watch.interrupt() == 0, watch.stderr
     assert flows.interrupt() == 0, flows.stderr
     assert "Traceback" not in watch.stderr + flows.stderr
@@ -93,19 +97,28 @@ def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> Non
 def test_interface_deleted(srlab: SrLab) -> None:
     """One lab, four runs: --no-resume ends (2); --duration ends during the outage (2);
     Ctrl-C during the outage (0); and a run that resumes once the interface is back."""
-    srlab.encap("2001:db8:d1::/64", PATH, "r1")
+    sender = srlab.sender()
+    begin = time.monotonic()
     no_resume = srlab.watch("-i", "r1", "--no-resume")
+    # timed's --duration: long enough for the steps up to the deletion, which must come
+    # first, also on a slow machine (scaled by how long one capture took to start)
+    timed_for = max(6.0, 10 * (time.monotonic() - begin))
     ctrl_c = srlab.watch("-i", "r1", "--stats-interval", "0.3")
     resumes = srlab.watch("-i", "r1", "--no-stats")
-    timed = srlab.srinspect("flows", "-i", "r1", "--duration", "5")
+    started = time.monotonic()
+    timed = srlab.srinspect("flows", "-i", "r1", "--duration", f"{timed_for:.1f}")
     timed.wait_stderr("srinspect: capturing on")
-    sender = srlab.sender()
-    srlab.send(sender, 20, DEST)
+    srlab.send(sender, 20, DEST, PATH)
     event(resumes, "flow-new")
+    wait_stats(ctrl_c, 20)
+    wait_stats(no_resume, 20)
     time.sleep(SETTLE)
 
+    took = time.monotonic() - started
+    assert took < timed_for - 1, f"too slow: {took:.1f} s of timed's {timed_for:.1f} s gone"
+    print(f"deleting r1 {took:.1f} s into timed's {timed_for:.1f} s")
     srlab.ip("r", "link", "del", "r1")
-    assert no_resume.wait(timeout=20) == 2, no_resume.stderr
+    assert no_resume.wait(timeout=TIMEOUT) == 2, no_resume.stderr
     evs = stream(no_resume)
     [lost] = [e for e in evs if e["event"] == "capture-error"]
     assert lost["reason"] == "gone" and lost["message"] == "r1 no longer exists"
@@ -119,12 +132,12 @@ def test_interface_deleted(srlab: SrLab) -> None:
     assert lost["reason"] == "gone" and lost["retrying"] is True
     event(ctrl_c, "stats")  # the stream goes on during the outage
     event(ctrl_c, "stats")
-    assert ctrl_c.interrupt(timeout=15) == 0, ctrl_c.stderr
+    assert ctrl_c.interrupt() == 0, ctrl_c.stderr
     last = final(stream(ctrl_c))
     assert last["interrupted"] is True and last["srv6_packets"] == 20
     assert last["capture_lost"] == ["r1"]
 
-    assert timed.wait(timeout=20) == 2, timed.stderr
+    assert timed.wait(timeout=timed_for + TIMEOUT) == 2, timed.stderr
     assert "traffic  20 pkts" in timed.stdout
     assert "capture interrupted: 1 capture error, 1 dumpcap run; not capturing r1 at the end" \
         in timed.stdout
@@ -134,12 +147,10 @@ def test_interface_deleted(srlab: SrLab) -> None:
 
     event(resumes, "capture-error")
     srlab.recreate_r1()
-    srlab.encap("2001:db8:d1::/64", PATH, "r1", replace=True)
     back = event(resumes, "capture-resumed")
     assert back["interface"] == "r1" and back["lost"] == []
-    srlab.send(sender, 10, DEST)
-    time.sleep(SETTLE)
-    assert resumes.interrupt() == 0, resumes.stderr
+    srlab.send(sender, 10, DEST, PATH)
+    assert resumes.interrupt() == 0, resumes.stderr  # Ctrl-C delivers what was captured
     last = final(stream(resumes))
     assert last["srv6_packets"] == 30 and last["flows"] == 1 and last["captures"] == 2
     for proc in (no_resume, ctrl_c, timed, resumes):
@@ -147,13 +158,13 @@ def test_interface_deleted(srlab: SrLab) -> None:
 
 
 def test_dumpcap_killed_restarts(srlab: SrLab) -> None:
-    srlab.encap("2001:db8:d1::/64", PATH, "r1")
-    watch = srlab.watch("-i", "r1", "--no-stats")
-    flows = srlab.flows("-i", "r1")
     sender = srlab.sender()
-    srlab.send(sender, 20, DEST)
+    watch = srlab.watch("-i", "r1", "--stats-interval", "0.3")
+    flows = srlab.flows("-i", "r1")
+    srlab.send(sender, 20, DEST, PATH)
     event(watch, "flow-new")
-    time.sleep(SETTLE)
+    wait_stats(watch, 20)  # this dumpcap handed over every packet before it is killed
+    time.sleep(SETTLE)  # and so, by now, did the one of flows
 
     before = {proc: children(proc) for proc in (watch, flows)}
     assert all(len(pids) == 1 for pids in before.values()), before
@@ -168,8 +179,8 @@ def test_dumpcap_killed_restarts(srlab: SrLab) -> None:
     for proc, pids in before.items():
         now = children(proc)
         assert len(now) == 1 and now != pids  # a new dumpcap
-    srlab.send(sender, 15, DEST)
-    time.sleep(SETTLE)
+    srlab.send(sender, 15, DEST, PATH)
+    wait_stats(watch, 35)
     assert watch.interrupt() == 0, watch.stderr
     assert flows.interrupt() == 0, flows.stderr
 

@@ -1,25 +1,32 @@
-"""Live capture with real kernel SRv6 traffic in network namespaces (see conftest.py).
+"""Live capture of SRv6 traffic on veth links in network namespaces (lab in srlab.py).
 
-Each test builds its own namespaces (unique prefix) and removes them afterwards. Captures
-run inside the router's namespace on its egress links, like ``ip netns exec R srinspect``.
+Each test builds its own namespaces (unique prefix) and removes them afterwards. The SRv6
+frames are crafted and injected into the links (no kernel SRv6 needed), as an SR ingress
+with ``encap seg6`` routes would send them; captures run inside that namespace on the
+links, like ``ip netns exec R srinspect``.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from srlab import SrLab, events, tcpdump_count  # type: ignore[import-not-found]
+from srlab import (  # type: ignore[import-not-found]
+    SrLab,
+    events,
+    tcpdump_count,
+    wait_dumped,
+    wait_stats,
+)
 
-pytestmark = pytest.mark.kernel
+pytestmark = pytest.mark.netns
 
 OLD = ["fc00:2::a", "fc00:2::b"]  # travel order, as `segs` is written
 NEW = ["fc00:2::c", "fc00:2::b"]  # same final segment: same flow, new path
 DEST1, DEST2 = "2001:db8:d1::1", "2001:db8:d2::1"
 SRC_HOST = "2001:db8:10::1"
-SR_SOURCE = "2001:db8:20::1"  # ip sr tunsrc on the router
+SR_SOURCE = "2001:db8:20::1"  # the tunnel source of the injected frames
 
 
 def ours(flow: dict[str, object], dest: str = DEST1) -> bool:
@@ -27,16 +34,15 @@ def ours(flow: dict[str, object], dest: str = DEST1) -> bool:
 
 
 def test_watch_shows_flow_then_exactly_one_path_change(srlab: SrLab, tmp_path: Path) -> None:
-    srlab.encap("2001:db8:d1::/64", OLD, "r1")
+    sender = srlab.sender()
     dump = tmp_path / "r1.pcap"
     tcpdump = srlab.tcpdump("r1", dump)
     watch = srlab.watch("-i", "r1")
     flows = srlab.flows("-i", "r1")
-    sender = srlab.sender()
-    srlab.send(sender, 40, DEST1)
-    srlab.encap("2001:db8:d1::/64", NEW, "r1", replace=True)
-    srlab.send(sender, 40, DEST1)
-    time.sleep(1.2)  # the last packets reach the captures; a periodic stats event passes
+    srlab.send(sender, 40, DEST1, OLD)
+    srlab.send(sender, 40, DEST1, NEW)  # the ingress switched to the new segment list
+    wait_stats(watch, 80)  # a periodic stats event with every packet counted
+    wait_dumped(dump, f"ip6 src {SR_SOURCE}", 80)
     assert watch.interrupt() == 0, watch.stderr
     assert flows.interrupt() == 0, flows.stderr  # Ctrl-C still prints the table
     tcpdump.interrupt()
@@ -81,12 +87,10 @@ def test_watch_shows_flow_then_exactly_one_path_change(srlab: SrLab, tmp_path: P
 
 
 def test_two_interfaces_at_once(srlab: SrLab) -> None:
-    srlab.encap("2001:db8:d1::/64", OLD, "r1")
-    srlab.encap("2001:db8:d2::/64", ["fc00:3::a", "fc00:3::b"], "r2")
-    flows = srlab.flows("-i", "r1", "-i", "r2")
     sender = srlab.sender()
-    srlab.send(sender, 25, DEST1)
-    srlab.send(sender, 30, DEST2)
+    flows = srlab.flows("-i", "r1", "-i", "r2")
+    srlab.send(sender, 25, DEST1, OLD, iface="r1")
+    srlab.send(sender, 30, DEST2, ["fc00:3::a", "fc00:3::b"], iface="r2")
     # Ctrl-C right after the last packet: none of them may be lost (dumpcap is given time
     # to hand over its last ring block before it is stopped).
     assert flows.interrupt() == 0, flows.stderr
@@ -105,12 +109,12 @@ def test_two_interfaces_at_once(srlab: SrLab) -> None:
 
 def test_bpf_filter_excluding_the_traffic_yields_no_flows(srlab: SrLab,
                                                           tmp_path: Path) -> None:
-    srlab.encap("2001:db8:d1::/64", OLD, "r1")
+    sender = srlab.sender()
     dump = tmp_path / "r1.pcap"
     tcpdump = srlab.tcpdump("r1", dump)
     flows = srlab.flows("-i", "r1", "-f", "icmp6")
-    sender = srlab.sender()
-    srlab.send(sender, 20, DEST1)
+    srlab.send(sender, 20, DEST1, OLD)
+    wait_dumped(dump, "ip6[6] == 43", 20)
     assert flows.interrupt() == 0, flows.stderr
     tcpdump.interrupt()
     report = json.loads(flows.stdout)
@@ -121,14 +125,10 @@ def test_bpf_filter_excluding_the_traffic_yields_no_flows(srlab: SrLab,
 
 def test_srv6_without_srh_and_duration(srlab: SrLab) -> None:
     """Reduced encapsulation with one segment puts no SRH on the wire: the SID is the DA."""
-    try:
-        srlab.encap("2001:db8:d1::/64", ["fc00:2::a"], "r1", mode="encap.red")
-    except Exception as exc:  # noqa: BLE001 - older kernels/iproute2 lack encap.red
-        pytest.skip(f"no reduced SRv6 encapsulation here: {exc}")
-    flows = srlab.flows("-i", "r1", "--duration", "3")
-    sender = srlab.sender()
-    srlab.send(sender, 15, DEST1)
-    assert flows.wait(timeout=30) == 0, flows.stderr  # --duration ends it by itself
+    sender = srlab.sender()  # ready before the capture's duration starts
+    flows = srlab.flows("-i", "r1", "--duration", "5")
+    srlab.send(sender, 15, DEST1, ["fc00:2::a"], mode="encap.red")
+    assert flows.wait(timeout=60) == 0, flows.stderr  # --duration ends it by itself
     report = json.loads(flows.stdout)
     mine = [f for f in report["flows"] if ours(f)]
     assert len(mine) == 1

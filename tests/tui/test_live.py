@@ -1,16 +1,18 @@
-"""The monitor on a real kernel: SRv6 encapsulation in network namespaces, captured live.
+"""The monitor capturing live: SRv6 frames on a veth link in network namespaces.
 
-Two namespaces with a unique prefix: ``r`` (an SR ingress: ``encap seg6`` route, tunnel
-source set) and ``k`` (its neighbour, so the veth has a carrier). A UDP sender inside ``r``
-sends to 2001:db8:d1::1, which the kernel encapsulates with an SRH and sends out of ``r1``.
-The monitor captures ``r1`` inside ``r`` (``NETNS/IFACE``) and must show the flow with the
-route's segment list within two seconds. Only 2001:db8::/32 and fc00::/7 addresses are used;
-namespaces and processes are removed whatever happens.
+Two namespaces with a unique prefix: ``r`` and ``k`` (which holds the peer, so the veth has a
+carrier). A sender inside ``r`` (tests/flows/srinject.py) writes crafted SRv6 frames to
+``r1`` with an AF_PACKET socket: what an SR ingress with an ``encap seg6`` route and tunnel
+source 2001:db8:20::1 sent there, UDP to 2001:db8:d1::1 with an SRH; no kernel SRv6 is
+needed. The monitor captures ``r1`` inside ``r`` (``NETNS/IFACE``) and must show the flow
+with the segment list within two seconds. Only 2001:db8::/32 and fc00::/7 addresses are
+used; namespaces and processes are removed whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -31,32 +33,43 @@ from srinspect.tui.engine import MonitorEngine
 from srinspect.tui.feeds import NetnsLiveSource, SourceFeed, live_feed
 from srinspect.tui.widgets.tables import FlowsTable
 
-pytestmark = pytest.mark.kernel
+pytestmark = pytest.mark.netns
 
 SEGS = ["fc00:2::a", "fc00:2::b"]  # travel order, as `segs` is written
-TUNSRC = "2001:db8:20::1"
-SENDER = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-end = time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
-    s.sendto(b"srinspect monitor test", ("2001:db8:d1::1", 9))
-    time.sleep(0.01)
-"""
-# COUNT datagrams from one source port (one flow however often it runs)
-COUNT_SENDER = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", 40001))
-for _ in range(int(sys.argv[1])):
-    s.sendto(b"srinspect monitor test", ("2001:db8:d1::1", 9))
-    time.sleep(0.005)
-"""
+TUNSRC = "2001:db8:20::1"  # the outer source of the injected frames
+INJECT = Path(__file__).resolve().parents[1] / "flows" / "srinject.py"
+#: Generous: the tests also run in slow (emulated) guests.
+TIMEOUT = 60.0
 
 
 def sh(*cmd: str) -> str:
-    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=30).stdout
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def inject(netns: dict, *args: str) -> list[str]:  # type: ignore[type-arg]
+    """The command line of a sender writing SRv6 frames along SEGS to r1 (in ``r``), UDP
+    to 2001:db8:d1::1 from one source port (one flow however often it runs)."""
+    return ["ip", "netns", "exec", netns["r"], sys.executable, str(INJECT), "--iface", "r1",
+            "--peer-mac", netns["peer_mac"], "--segs", ",".join(SEGS), *args]
+
+
+def kill_namespace(ns: str) -> None:
+    """SIGKILL whatever still runs in ``ns`` (a dumpcap, a sender) and wait until it is gone."""
+    pids = [int(p) for p in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                           text=True, check=False).stdout.split()]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 30
+    for pid in pids:
+        while time.monotonic() < end:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                    if fh.read().rpartition(")")[2].split()[0] in ("Z", "X"):
+                        break
+            except OSError:
+                break
+            time.sleep(0.05)
 
 
 @pytest.fixture
@@ -71,33 +84,29 @@ def netns() -> Iterator[dict[str, str]]:
         for ns in (r, k):
             sh("ip", "netns", "add", ns)
             made.append(ns)
+            # quiet link: nothing on it but the injected frames
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+               "net.ipv6.conf.default.disable_ipv6=1")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ip", "link", "add", "r1", "netns", r, "type", "veth", "peer", "name", "k1",
            "netns", k)
-        sh("ip", "-n", r, "addr", "add", f"{TUNSRC}/64", "dev", "r1", "nodad")
-        sh("ip", "-n", k, "addr", "add", "2001:db8:20::2/64", "dev", "k1", "nodad")
-        sh("ip", "-n", r, "link", "set", "r1", "up")
         sh("ip", "-n", k, "link", "set", "k1", "up")
+        sh("ip", "-n", r, "link", "set", "r1", "up")
+        end = time.monotonic() + TIMEOUT
+        for ns, iface in ((r, "r1"), (k, "k1")):
+            while sh("ip", "netns", "exec", ns, "cat", f"/sys/class/net/{iface}/operstate"
+                     ).strip() != "up":
+                assert time.monotonic() < end, "veth did not come up"
+                time.sleep(0.05)
         mac = sh("ip", "netns", "exec", k, "cat", "/sys/class/net/k1/address").strip()
-        sh("ip", "-n", r, "-6", "neigh", "replace", "2001:db8:20::2", "lladdr", mac, "dev",
-           "r1", "nud", "permanent")
-        sh("ip", "-n", r, "-6", "route", "add", "fc00:2::/64", "via", "2001:db8:20::2",
-           "dev", "r1")
-        sh("ip", "netns", "exec", r, "ip", "sr", "tunsrc", "set", TUNSRC)
-        sh("ip", "-n", r, "-6", "route", "add", "2001:db8:d1::/64", "encap", "seg6", "mode",
-           "encap", "segs", ",".join(SEGS), "dev", "r1")
-        end = time.monotonic() + 10
-        while sh("ip", "netns", "exec", r, "cat", "/sys/class/net/r1/operstate").strip() \
-                != "up":
-            assert time.monotonic() < end, "veth did not come up"
-            time.sleep(0.05)
-        yield {"r": r, "k": k, "procs": procs}  # type: ignore[dict-item]
+        yield {"r": r, "k": k, "peer_mac": mac, "procs": procs}  # type: ignore[misc]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
         for ns in made:
+            kill_namespace(ns)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
@@ -108,13 +117,16 @@ def test_live_flow_appears_with_its_path_within_two_seconds(netns: dict) -> None
 
     async def main() -> None:
         async with app.run_test(size=(140, 40)) as pilot:
-            sender = subprocess.Popen(
-                ["ip", "netns", "exec", netns["r"], sys.executable, "-c", SENDER, "8"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sender = subprocess.Popen(inject(netns, "--duration", "120", "--gap", "0.01"),
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             netns["procs"].append(sender)
+            assert sender.stdout is not None
+            # the clock starts with the first frame, not with the sender's interpreter
+            ready = await asyncio.wait_for(asyncio.to_thread(sender.stdout.readline), TIMEOUT)
+            assert ready.strip() == b"sending", ready
             start = time.monotonic()
             table = app.query_one(FlowsTable)
-            while time.monotonic() - start < 5:
+            while time.monotonic() - start < TIMEOUT:
                 flows = [r for r in table.items if addr_text(r.key[0]) == TUNSRC]
                 if flows and [addr_text(s) for s in reversed(flows[0].segments)] == SEGS:
                     seen.append(time.monotonic() - start)
@@ -128,19 +140,20 @@ def test_live_flow_appears_with_its_path_within_two_seconds(netns: dict) -> None
             chain = str(table.cells(row)[3])
             assert chain == f"{TUNSRC} -> [{SEGS[0]}] -> {SEGS[1]}", chain
             assert app.feed.live and "LIVE" in str(app.query_one("#status").render())
+            sender.kill()
             app.stop_capture()
 
     try:
-        asyncio.run(asyncio.wait_for(main(), 60))
+        asyncio.run(asyncio.wait_for(main(), 3 * TIMEOUT))
     finally:
         feed.stop()
-        app.capture_done.wait(10)
+        app.capture_done.wait(TIMEOUT)
         feed.close()
     assert seen[0] <= 2.0, f"the flow took {seen[0]:.2f} s to appear"
-    print(f"flow on screen {seen[0]:.2f} s after the sender started")
+    print(f"flow on screen {seen[0]:.2f} s after the first frame")
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float = TIMEOUT) -> None:
     end = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < end, f"timed out waiting for {what}"
@@ -163,8 +176,8 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
     worker.start()
 
     def send(count: int) -> None:
-        subprocess.run(["ip", "netns", "exec", r, sys.executable, "-c", COUNT_SENDER,
-                        str(count)], check=True, timeout=30)
+        subprocess.run(inject(netns, "--count", str(count), "--gap", "0.005"), check=True,
+                       timeout=2 * TIMEOUT, stdout=subprocess.DEVNULL)
 
     def ours() -> list:  # type: ignore[type-arg]
         return [f for f in engine.snapshot(time.time()).flows if addr_text(f.key[0]) == TUNSRC]
@@ -202,7 +215,7 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
         assert [f.packets for f in ours()] == [50]
     finally:
         feed.stop()
-        worker.join(15)
+        worker.join(TIMEOUT)
         feed.close()
     assert not worker.is_alive()
 
@@ -237,11 +250,12 @@ def test_no_resume_feed_ends_at_the_first_fault_and_monitor_exits_2(
             worker = threading.Thread(target=self.feed.run,
                                       args=(self.engine.feed, lambda: False), daemon=True)
             worker.start()
-            subprocess.Popen(["ip", "netns", "exec", r, sys.executable, "-c", SENDER, "3"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            netns["procs"].append(subprocess.Popen(
+                inject(netns, "--duration", "3", "--gap", "0.01"),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_for("a frame", lambda: self.engine.snapshot(time.time()).flow_total > 0)
             os.kill(self.feed.source._proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
-            worker.join(15)
+            worker.join(TIMEOUT)
             seen["ended"] = not worker.is_alive()
             self.capture_done.set()
 
