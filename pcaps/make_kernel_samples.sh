@@ -2,6 +2,8 @@
 # make_kernel_samples.sh - regenerate the kernel-made SRv6 sample captures in pcaps/.
 #
 # Rerun with:   sudo bash pcaps/make_kernel_samples.sh
+# On a host whose kernel has no SRv6:  sudo .venv/bin/srinspect vm run --rwdir pcaps -- \
+#                                          bash pcaps/make_kernel_samples.sh
 #
 # Needs root, iproute2 (ip netns, veth, seg6/seg6local routes, ip sr), tcpdump, python3
 # (standard library only) and setsid (util-linux), and a kernel with CONFIG_IPV6_SEG6_LWTUNNEL
@@ -72,7 +74,8 @@ for tool in ip tcpdump python3 setsid; do
 done
 
 PYTHON=$(command -v python3)
-OUT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# SRINSPECT_SAMPLES_OUT writes elsewhere (the tests regenerate into a temporary directory).
+OUT_DIR=${SRINSPECT_SAMPLES_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 PREFIX="srk-$$-"
 H1=${PREFIX}host1
 R1=${PREFIX}r1
