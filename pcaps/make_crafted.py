@@ -71,6 +71,22 @@ def duplicate() -> bytes:
     return ipv6_packet(SRC, SEGS[1], 43, first + second + INNER)
 
 
+def behind_fragment() -> bytes:
+    """A first fragment (offset 0, M=1) whose SRH follows the Fragment header (RFC 8200 s4.5
+    puts the Routing header in the unfragmentable part, before it)."""
+    srh = push_srh(SrhSpec(SEGS, segments_left=1, next_header=41))
+    frag = struct.pack("!BBHI", 43, 0, 0x0001, 0x53520001)  # offset 0, M=1, id "SR" 1
+    return ipv6_packet(SRC, SEGS[1], 44, frag + srh + INNER)
+
+
+def after_type0() -> bytes:
+    """A Type 0 Routing header (deprecated, RFC 5095) followed by an SRH: two Routing
+    headers in one chain (RFC 8200 s4.1)."""
+    rh0 = struct.pack("!BBBBI", 43, 2, 0, 1, 0) + bytes.fromhex("20010db8000c" + "00" * 9 + "01")
+    srh = push_srh(SrhSpec(SEGS, segments_left=1, next_header=41))
+    return ipv6_packet(SRC, SEGS[1], 43, rh0 + srh + INNER)
+
+
 def two_hmacs() -> bytes:
     signed = with_hmac(base(), SRC, KEY_SHA256)
     return pkt(SrhSpec(signed.segments, 1, None, None, signed.flags, 0, 41, 4,
@@ -119,6 +135,9 @@ DRAFT04: list[Case] = [
     ("srh.duplicate", "two SRHs in one chain", duplicate),
     ("srh.segment.invalid", "Segment List[0] is multicast ff0e::1",
      lambda: pkt(SrhSpec(["ff0e::1", *SEGS[1:]], segments_left=1))),
+    ("srh.order.fragment", "SRH behind a Fragment header (first fragment, M=1)",
+     behind_fragment),
+    ("srh.order.routing", "Type 0 Routing header, then an SRH", after_type0),
 ]
 
 RFC8754: list[Case] = [
@@ -152,6 +171,9 @@ RFC8754: list[Case] = [
     ("srh.duplicate", "two SRHs in one chain", duplicate),
     ("srh.segment.invalid", "Segment List[0] is IPv4-mapped ::ffff:192.0.2.1",
      lambda: pkt(SrhSpec(["::ffff:192.0.2.1", *SEGS[1:]], segments_left=1))),
+    ("srh.order.fragment", "SRH behind a Fragment header (first fragment, M=1)",
+     behind_fragment),
+    ("srh.order.routing", "Type 0 Routing header, then an SRH", after_type0),
 ]
 
 

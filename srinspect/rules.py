@@ -114,6 +114,12 @@ _TABLE: tuple[Rule, ...] = (
           "an HMAC is present but no key is configured for its key id (not verified)"),
     _rule("srh.duplicate", W, BOTH, "RFC 8200 s4.1", "RFC 8200 s4.1",
           "more than one SRH in one header chain"),
+    _rule("srh.order.fragment", E, BOTH, "RFC 8200 s4.1, s4.5", "RFC 8200 s4.1, s4.5",
+          "an SRH follows a Fragment header: it belongs to the unfragmentable part, before it"),
+    _rule("srh.order.routing", W, BOTH, "RFC 8200 s4.1; RFC 5095",
+          "RFC 8200 s4.1; RFC 5095",
+          "an SRH shares its header chain with a Routing header of another type (at most one "
+          "Routing header per chain)"),
     _rule("srh.segment.invalid", W, BOTH, "draft-04 s4.3", "RFC 8754 s4.3.1.1; RFC 4291",
           "a segment is multicast, unspecified (::), loopback or IPv4-mapped"),
 )

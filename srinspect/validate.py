@@ -15,7 +15,7 @@ from .findings import (
     Finding,
     HmacCheck,
 )
-from .ipv6 import Ipv6
+from .ipv6 import NH_FRAGMENT, NH_ROUTING, ExtHeader, Ipv6
 from .keys import (
     Key,
     Keyring,
@@ -77,13 +77,45 @@ class Checker:
                                      srh.offset if srh is not None else -1))
 
     def check_ipv6(self, buf: bytes, ip: Ipv6, snaplen_cut: bool) -> None:
-        """Every SRH in the chain of ``ip`` (duplicates included)."""
+        """Every SRH in the chain of ``ip`` (duplicates included), then the header order."""
+        check_order(self, ip)
         for index, srh in enumerate(ip.srhs):
             if index:
                 self.fire("srh.duplicate", srh.offset + 2, 1,  # its Routing Type byte
                           f"SRH #{index + 1} in one header chain (first at offset "
                           f"{ip.srhs[0].offset})", "routing_type", srh)
             check_srh(self, buf, ip, srh, snaplen_cut)
+
+
+def check_order(c: Checker, ip: Ipv6) -> None:
+    """srh.order.fragment and srh.order.routing (RFC 8200 s4.1): where the SRH sits in the
+    chain. Transit nodes only see the unfragmentable part (s4.5), so an SRH behind a Fragment
+    header is out of their reach; and a chain holds at most one Routing header (two SRHs are
+    srh.duplicate's, so only a Routing header of another type counts here)."""
+    srhs = {s.offset: s for s in ip.srhs}
+    fragment = None
+    routing = None
+    for ext in ip.chain:
+        if ext.kind == NH_FRAGMENT and fragment is None:
+            fragment = ext
+        if ext.kind != NH_ROUTING:
+            continue
+        srh = srhs.get(ext.offset)
+        if srh is not None and fragment is not None:
+            c.fire("srh.order.fragment", srh.offset, 1,
+                   f"SRH at offset {srh.offset} follows the Fragment header at offset "
+                   f"{fragment.offset}: it must come before it", "srh", srh)
+        if routing is not None and (srh is not None) != (routing.offset in srhs):
+            other = srh if srh is not None else srhs.get(routing.offset)
+            c.fire("srh.order.routing", ext.offset + 2, 1,
+                   f"Routing header (type {_rtype(ext)}) at offset {ext.offset} after the "
+                   f"Routing header (type {_rtype(routing)}) at offset {routing.offset}",
+                   "routing_type" if srh is not None else "", other)
+        routing = routing or ext
+
+
+def _rtype(ext: ExtHeader) -> str:
+    return "?" if ext.routing_type is None else str(ext.routing_type)
 
 
 def check_srh(c: Checker, buf: bytes, ip: Ipv6, srh: Srh, snaplen_cut: bool) -> None:

@@ -52,12 +52,12 @@ def test_annotated_pcapng_opens_in_tshark_with_comments_on_the_right_frames(
     for line in tshark.stdout.splitlines():
         number, _, text = line.partition("\t")
         comments[int(number)] = [c for c in text.split("|") if c.startswith("srinspect ")]
-    assert len(comments) == 26  # every input frame is in the output
+    assert len(comments) == 28  # every input frame is in the output
     expected: dict[int, list[str]] = defaultdict(list)
     for f in _findings():
         expected[int(f["frame"])].append(str(f["rule"]))  # type: ignore[arg-type]
     assert expected
-    for frame in range(1, 27):
+    for frame in range(1, 29):
         rules = [c.split()[2].rstrip(":") for c in comments[frame]]
         assert rules == expected.get(frame, []), frame
     # the original labels survive next to the findings

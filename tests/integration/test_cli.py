@@ -103,7 +103,7 @@ def test_audit_crafted_json_contract(run_cli: Callable, crafted04: Path,
     doc = json.loads(res.out)
     s = doc["summary"]
     _check_summary(s, doc["findings"])
-    assert (s["files"], s["packets"], s["srh_packets"]) == (1, 26, 26)
+    assert (s["files"], s["packets"], s["srh_packets"]) == (1, 28, 28)
     for item in doc["findings"]:
         _check_finding(item)
         assert item["file"] == str(crafted04)
@@ -146,7 +146,7 @@ def test_audit_output_file(run_cli: Callable, crafted04: Path, crafted_keys: Pat
     assert res.rc == 1
     assert res.out == ""
     doc = json.loads(out.read_text())
-    assert doc["summary"]["packets"] == 26
+    assert doc["summary"]["packets"] == 28
     assert doc == json.loads(run_cli("audit", crafted04, "--keys", crafted_keys, "--format",
                                      "json").out)
 
@@ -200,7 +200,7 @@ def test_decode_jsonl_wireshark_sample(run_cli: Callable, wireshark_sample: Path
 
 def test_decode_jsonl_crafted(run_cli: Callable, crafted04: Path, crafted_keys: Path) -> None:
     objs = {o["frame"]: o for o in _decode_jsonl(run_cli, crafted04, "--keys", crafted_keys)}
-    assert sorted(objs) == list(range(1, 27))
+    assert sorted(objs) == list(range(1, 29))
     for obj in objs.values():
         _check_packet(obj)
         assert obj["file"] == str(crafted04)

@@ -259,7 +259,7 @@ def test_help_sort_and_enter_on_flow_shows_its_packets() -> None:
         assert app.flow_id == 3 and app.query_one("#tabs").active == "packets"
         assert {p.flow_id for p in app.packet_items} == {3}
         await pilot.press("a")
-        assert app.flow_id is None and len(app.packet_items) == 26
+        assert app.flow_id is None and len(app.packet_items) == 28
 
     drive(make_app("crafted-draft04.pcapng", "crafted-keys.toml"), body)
 

@@ -307,6 +307,8 @@ def test_rule_table_is_the_spec_contract() -> None:
         "srh.hmac.position": "error", "srh.hmac.mismatch": "error",
         "srh.hmac.unknown-key": "info", "srh.duplicate": "warning",
         "srh.segment.invalid": "warning", "capture.snaplen": "info",
+        # header order (issue 16; RFC 8200 s4.1), added after the spec digest was written
+        "srh.order.fragment": "error", "srh.order.routing": "warning",
     }
     assert {r.id: r.severity.label for r in RULES.values()} == spec
     draft04_only = {"srh.reserved.nonzero", "srh.hmac.missing", "srh.hmac.unflagged",
@@ -314,3 +316,53 @@ def test_rule_table_is_the_spec_contract() -> None:
     for rule in RULES.values():
         if rule.id in draft04_only:
             assert rule.profiles == {Profile.DRAFT04}, rule.id
+
+
+# ---------------------------------------------------------------------------------------------
+# Header order (RFC 8200 s4.1)
+
+_RH0 = bytes([43, 2, 0, 1, 0, 0, 0, 0]) + parse_ip6("2001:db8:c::1")
+
+
+def _frag(nh: int, offset_words: int = 0, more: bool = True) -> bytes:
+    return bytes([nh, 0]) + ((offset_words << 3) | more).to_bytes(2, "big") + bytes(4)
+
+
+def test_srh_behind_fragment_fires_order_fragment_at_the_srh() -> None:
+    srh = push_srh(SrhSpec(SEGS, segments_left=1, next_header=41))
+    data = ethernet(ipv6_packet(SRC, SEGS[1], 44, _frag(43) + srh + INNER))
+    f, result = _finding(data, "srh.order.fragment")
+    assert f.offset == result.ip.srhs[0].offset == ETH + 48
+    assert f.severity is Severity.ERROR and "RFC 8200 s4.1" in f.ref
+    assert "srh.order.routing" not in _rules(result)
+
+
+def test_srh_before_fragment_is_in_order() -> None:
+    srh = push_srh(SrhSpec(SEGS, segments_left=1, next_header=44))
+    data = ethernet(ipv6_packet(SRC, SEGS[1], 43, srh + _frag(41, more=False) + INNER))
+    result = _feed(data, Profile.DRAFT04)
+    assert _rules(result) == []
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_type0_and_srh_fire_order_routing_either_way(profile: Profile) -> None:
+    srh_then = push_srh(SrhSpec(SEGS, segments_left=1, next_header=43))
+    rh0_last = _RH0[:0] + bytes([41]) + _RH0[1:]
+    for chain in (_RH0 + push_srh(SrhSpec(SEGS, segments_left=1, next_header=41)),
+                  srh_then + rh0_last):
+        data = ethernet(ipv6_packet(SRC, SEGS[1], 43, chain + INNER))
+        result = _feed(data, profile)
+        rules = _rules(result)
+        assert rules.count("srh.order.routing") == 1, rules
+        f = next(f for f in result.findings if f.rule == "srh.order.routing")
+        assert f.offset == ETH + 40 + (24 if chain.startswith(_RH0) else 56) + 2
+        assert f.severity is Severity.WARNING
+
+
+def test_two_srhs_are_duplicate_not_order_routing() -> None:
+    second = push_srh(SrhSpec(SEGS, segments_left=1, next_header=41))
+    first = push_srh(SrhSpec(SEGS, segments_left=1, next_header=43))
+    result = _feed(ethernet(ipv6_packet(SRC, SEGS[1], 43, first + second + INNER)),
+                   Profile.DRAFT04)
+    assert "srh.duplicate" in _rules(result)
+    assert "srh.order.routing" not in _rules(result)
