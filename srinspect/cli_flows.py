@@ -34,7 +34,7 @@ from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
 from .cliargs import add_flow_table_options, add_source_options, count, positive
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
-from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable
+from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable, SrInfo
 from .inspector import Inspector
 from .linkload import LinkLoad, segment_pairs
 from .sources.live import (
@@ -398,17 +398,18 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.1f} {unit}" if value % 1 else f"{int(value)} {unit}"
 
 
-def _endpoint(addr: bytes, port: int, proto: int) -> str:
+def _endpoint(addr: bytes, port: int | None, proto: int) -> str:
     text = addr_text(addr)
     if proto in (6, 17, 132, 136):
-        return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+        shown = "?" if port is None else port  # cut off by the capture: unknown
+        return f"[{text}]:{shown}" if ":" in text else f"{text}:{shown}"
     return text
 
 
 def flow_title(flow: Flow) -> str:
     src, final, isrc, idst, proto, sport, dport = flow.key
     name = PROTO_NAMES.get(proto, f"proto {proto}" if proto >= 0 else "proto ?")
-    extra = f" type {sport} code {dport}" if proto in (1, 58) else ""
+    extra = (f" type {_known(sport)} code {_known(dport)}" if proto in (1, 58) else "")
     if isrc:
         return (f"{name} {_endpoint(isrc, sport, proto)} -> {_endpoint(idst, dport, proto)}"
                 f"{extra}  (encapsulated by {addr_text(src)})")
@@ -416,8 +417,27 @@ def flow_title(flow: Flow) -> str:
             f"{extra}  (inline SRH)")
 
 
+def _known(value: int | None) -> str:
+    """A field the capture may have cut off: ``?`` rather than an invented value."""
+    return "?" if value is None else str(value)
+
+
 def _path_text(segments: tuple[bytes, ...], active: bytes | None = None) -> str:
     return " > ".join(addr_text(s) + ("*" if s == active else "") for s in reversed(segments))
+
+
+def _path_of(segments: tuple[bytes, ...], info: SrInfo) -> str:
+    if not info.list_captured:
+        return f"{addr_text(info.active)}* (segment list not captured)"
+    return _path_text(segments, info.active)
+
+
+def _srh_text(info: SrInfo) -> str:
+    """The SRH fields of a flow's latest packet; ``?`` for those the capture cut off."""
+    if not info.has_srh:
+        return "no SRH (SID in the DA)"
+    flags = "?" if info.flags is None else f"0x{info.flags:02x}"
+    return f"SL {_known(info.segments_left)}, flags {flags}, tag {_known(info.tag)}"
 
 
 def _faults_text(faults: dict[str, object] | None) -> list[str]:
@@ -477,10 +497,8 @@ def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
         dur = flow.last_seen - flow.first_seen
         lines.append("")
         lines.append(f"#{flow.id} {flow_title(flow)}")
-        srh = (f"SL {info.segments_left}, flags 0x{info.flags:02x}, tag {info.tag}"
-               if info.has_srh and info.flags is not None else "no SRH (SID in the DA)")
         lines.append(f"   path     {addr_text(flow.key[0])} > "
-                     f"{_path_text(flow.segments, info.active)}   [{srh}]")
+                     f"{_path_of(flow.segments, info)}   [{_srh_text(info)}]")
         avg = f", avg {_si(flow.packets / dur, 'pkt/s')}" if dur > 0 else ""
         lines.append(f"   traffic  {flow.packets} pkts, {_si(flow.bytes, 'B')}; now "
                      f"{_si(pps, 'pkt/s')}, {_si(bps, 'bit/s')}{avg}; "

@@ -97,23 +97,34 @@ def _ipv6_node(buf: bytes, root: Node, ip: Ipv6, hmacs: dict[int, HmacCheck], pr
                  ip.upper_offset, max(ip.limit - ip.upper_offset, 0))
 
 
+NOT_CAPTURED = "not captured"
+
+
 def _srh_node(parent: Node, srh: Srh, ip: Ipv6, hmacs: dict[int, HmacCheck],
               profile: Profile) -> None:
     o = srh.offset
-    node = parent.add(f"Segment Routing Header ({srh.length} bytes, SL {srh.segments_left}, "
-                      f"{len(srh.segments)} segments)", "srh", o, srh.length)
+    sl = srh.value("segments_left")
+    kept = f", {srh.limit - o} captured" if srh.end > srh.limit else ""
+    node = parent.add(f"Segment Routing Header ({srh.length} bytes{kept}, SL "
+                      f"{NOT_CAPTURED if sl is None else sl}, {len(srh.segments)} segments)",
+                      "srh", o, srh.length)
     node.add(f"Next Header: {proto_name(srh.next_header)} ({srh.next_header})", "next_header",
              o, 1)
     node.add(f"Hdr Ext Len: {srh.hdr_ext_len} ({srh.length} bytes)", "hdr_ext_len", o + 1, 1)
     node.add(f"Routing Type: {srh.routing_type} (Segment Routing)", "routing_type", o + 2, 1)
+    if srh.not_captured:  # cut inside the fixed part: name what is missing, show no value
+        node.add(f"{', '.join(_field_title(n, profile) for n in srh.not_captured)}: "
+                 f"{NOT_CAPTURED} (the packet ends at byte {srh.limit - o} of the SRH)",
+                 "not_captured", srh.limit, 0)
+        return
     node.add(f"Segments Left: {srh.segments_left}", "segments_left", o + 3, 1)
-    fs_name = "Last Entry" if profile is Profile.RFC8754 else "First Segment"
-    node.add(f"{fs_name}: {srh.first_segment}", "first_segment", o + 4, 1)
+    node.add(f"{_field_title('first_segment', profile)}: {srh.first_segment}",
+             "first_segment", o + 4, 1)
     names = ", ".join(srh.flag_names()) if profile is Profile.DRAFT04 else ""
     node.add(f"Flags: 0x{srh.flags:02x}" + (f" [{names}]" if names else ""), "flags", o + 5, 1)
-    res_name = "Tag" if profile is Profile.RFC8754 else "Reserved"
-    node.add(f"{res_name}: 0x{srh.reserved:04x}", "reserved", o + 6, 2)
-    seg_node = node.add(f"Segment List ({len(srh.segments)} of {srh.first_segment + 1})",
+    node.add(f"{_field_title('reserved', profile)}: 0x{srh.reserved:04x}", "reserved", o + 6, 2)
+    seg_node = node.add(f"Segment List ({len(srh.segments)} of {srh.first_segment + 1}"
+                        f"{' captured' if len(srh.segments) <= srh.first_segment else ''})",
                         "segments", o + 8, 16 * len(srh.segments))
     for i, seg in enumerate(srh.segments):
         marks = []
@@ -129,13 +140,33 @@ def _srh_node(parent: Node, srh: Srh, ip: Ipv6, hmacs: dict[int, HmacCheck],
         tlv_node = node.add(f"TLVs ({len(srh.tlvs)})", "tlvs", srh.list_end,
                             max(srh.end - srh.list_end, 0))
         for i, tlv in enumerate(srh.tlvs):
-            _tlv_node(tlv_node, i, tlv, hmacs.get(tlv.offset), profile)
+            _tlv_node(tlv_node, i, tlv, hmacs.get(tlv.offset), profile, srh.end > srh.limit)
+
+
+_FIELD_TITLES = {"next_header": "Next Header", "hdr_ext_len": "Hdr Ext Len",
+                 "routing_type": "Routing Type", "segments_left": "Segments Left",
+                 "first_segment": "First Segment", "flags": "Flags", "reserved": "Reserved"}
+
+
+def _field_title(name: str, profile: Profile) -> str:
+    if profile is Profile.RFC8754:
+        return {"first_segment": "Last Entry", "reserved": "Tag"}.get(name, _FIELD_TITLES[name])
+    return _FIELD_TITLES[name]
 
 
 def _tlv_node(parent: Node, index: int, tlv: Tlv, check: HmacCheck | None,
-              profile: Profile) -> None:
-    length = "no Length" if tlv.length is None else f"Length {tlv.length}"
+              profile: Profile, cut: bool) -> None:
+    """One TLV. ``cut``: the SRH was cut by the capture or the Payload Length, so an
+    incomplete last TLV is missing bytes rather than overrunning the SRH; only the
+    bytes that are there are shown, labelled as such."""
     size = tlv.size if tlv.complete else 1 + (1 if tlv.length is not None else 0) + len(tlv.value)
+    if not tlv.complete and cut:
+        length = ("Length not captured" if tlv.length is None
+                  else f"Length {tlv.length}, {len(tlv.value)} value bytes captured")
+        parent.add(f"[{index}] {tlv_name(tlv, profile)} (type {tlv.type}, {length}) "
+                   f"[{NOT_CAPTURED} past here]", f"tlvs[{index}]", tlv.offset, size)
+        return
+    length = "no Length" if tlv.length is None else f"Length {tlv.length}"
     node = parent.add(f"[{index}] {tlv_name(tlv, profile)} (type {tlv.type}, {length})"
                       + ("" if tlv.complete else " [runs past the SRH]"), f"tlvs[{index}]",
                       tlv.offset, size)
@@ -183,10 +214,15 @@ def render_tree(root: Node) -> str:
 # JSON
 
 
-def tlv_dict(tlv: Tlv, profile: Profile, check: HmacCheck | None = None) -> dict[str, object]:
+def tlv_dict(tlv: Tlv, profile: Profile, check: HmacCheck | None = None,
+             cut: bool = False) -> dict[str, object]:
+    """A TLV as JSON. ``cut`` (the SRH was cut off): an incomplete TLV gives only its
+    captured bytes (``captured_value``), never fields decoded from a part of them."""
     d: dict[str, object] = {"type": tlv.type, "length": tlv.length, "offset": tlv.offset,
                             "name": tlv_name(tlv, profile), "complete": tlv.complete}
-    if tlv.type == TLV_HMAC and (fields := tlv.hmac_fields()) is not None:
+    if cut and not tlv.complete:
+        d["captured_value"] = tlv.value.hex()
+    elif tlv.type == TLV_HMAC and (fields := tlv.hmac_fields()) is not None:
         d_bit, reserved, key_id, mac = fields
         d.update({"d": d_bit, "reserved": reserved, "key_id": key_id, "hmac": mac.hex()})
         if check is not None:
@@ -199,19 +235,27 @@ def tlv_dict(tlv: Tlv, profile: Profile, check: HmacCheck | None = None) -> dict
 
 
 def srh_dict(srh: Srh, profile: Profile, hmacs: dict[int, HmacCheck]) -> dict[str, object]:
+    """An SRH as JSON. A fixed field the packet does not hold is null and listed in
+    ``not_captured``; ``captured_length`` says how many of its bytes are there."""
     checks = [hmacs[t.offset] for t in srh.tlvs if t.offset in hmacs]
+    flags = srh.value("flags")
+    cut = srh.end > srh.limit
     return {
         "offset": srh.offset,
-        "next_header": srh.next_header,
-        "hdr_ext_len": srh.hdr_ext_len,
-        "routing_type": srh.routing_type,
-        "segments_left": srh.segments_left,
-        "first_segment": srh.first_segment,
-        "flags": srh.flags,
-        "flag_names": srh.flag_names() if profile is Profile.DRAFT04 else [],
-        "reserved": srh.reserved,
+        "length": srh.length,
+        "captured_length": min(srh.limit, srh.end) - srh.offset,
+        "not_captured": srh.not_captured,
+        "next_header": srh.value("next_header"),
+        "hdr_ext_len": srh.value("hdr_ext_len"),
+        "routing_type": srh.value("routing_type"),
+        "segments_left": srh.value("segments_left"),
+        "first_segment": srh.value("first_segment"),
+        "flags": flags,
+        "flag_names": srh.flag_names() if profile is Profile.DRAFT04 and flags is not None
+        else [],
+        "reserved": srh.value("reserved"),
         "segments": [ip6(s) for s in srh.segments],
-        "tlvs": [tlv_dict(t, profile, hmacs.get(t.offset)) for t in srh.tlvs],
+        "tlvs": [tlv_dict(t, profile, hmacs.get(t.offset), cut) for t in srh.tlvs],
         "hmac": ({"key_id": checks[0].key_id, "status": checks[0].status} if checks else None),
     }
 

@@ -20,7 +20,9 @@ from typing import ClassVar
 #: Flow key: outer source, final destination (Segment List[0], or the DA without SRH),
 #: inner source and destination (b"" when not encapsulated), protocol, source port,
 #: destination port (ICMP type and code stand in for ports).
-FlowKey = tuple[bytes, bytes, bytes, bytes, int, int, int]
+#: (outer source, final segment, inner source, inner destination, protocol, source port,
+#: destination port); a port is None when the capture cut it off (ipv6.transport_ports).
+FlowKey = tuple[bytes, bytes, bytes, bytes, int, int | None, int | None]
 
 InterfaceName = Callable[[int], str]
 

@@ -80,6 +80,8 @@ class SrInfo:
     has_srh: bool
     findings: tuple[Finding, ...] = ()
     hmac: str | None = None
+    list_captured: bool = True  # False: an SRH cut before its Segment List[0]; the (DA,)
+    # in ``segments`` then only keys the flow and is not shown as its list
 
 
 def info_from_result(result: PacketResult) -> SrInfo:
@@ -91,11 +93,14 @@ def info_from_result(result: PacketResult) -> SrInfo:
         statuses = {h.status for h in result.hmacs}
         hmac = next((s for s in _HMAC_ORDER if s in statuses), result.hmacs[0].status)
     if srh is not None and srh.segments:
-        return SrInfo(tuple(srh.segments), ip.dst, srh.segments_left, srh.flags,
-                      srh.reserved, True, tuple(result.findings), hmac)
-    return SrInfo((ip.dst,), ip.dst, srh.segments_left if srh else None,
-                  srh.flags if srh else None, srh.reserved if srh else None, srh is not None,
-                  tuple(result.findings), hmac)
+        return SrInfo(tuple(srh.segments), ip.dst, srh.value("segments_left"),
+                      srh.value("flags"), srh.value("reserved"), True,
+                      tuple(result.findings), hmac)
+    if srh is None:
+        return SrInfo((ip.dst,), ip.dst, None, None, None, False, tuple(result.findings), hmac)
+    # an SRH whose list the capture (or Payload Length) cut off: only what was captured
+    return SrInfo((ip.dst,), ip.dst, srh.value("segments_left"), srh.value("flags"),
+                  srh.value("reserved"), True, tuple(result.findings), hmac, False)
 
 
 def key_from_result(result: PacketResult) -> FlowKey:
@@ -109,7 +114,7 @@ def key_from_result(result: PacketResult) -> FlowKey:
         proto, sport, dport = transport_ports(data, inner)
         return (ip.src, final, inner.src, inner.dst, proto, sport, dport)
     if ip.upper in (NH_IPV6, NH_IPV4):  # encapsulated, but the inner header is cut short
-        return (ip.src, final, b"", b"", ip.upper, 0, 0)
+        return (ip.src, final, b"", b"", ip.upper, None, None)  # ports not captured
     proto, sport, dport = transport_ports(data, ip)
     return (ip.src, final, b"", b"", proto, sport, dport)
 
@@ -236,8 +241,9 @@ class Flow:
         out = key_dict(self.id, self.key)
         out.update({
             "srh": info.has_srh,
-            "srhSegmentIPv6BasicList": [addr_text(s) for s in self.segments],
-            "path": travel_order(self.segments),
+            "srhSegmentIPv6BasicList": ([addr_text(s) for s in self.segments]
+                                        if info.list_captured else None),
+            "path": travel_order(self.segments) if info.list_captured else None,
             "srhActiveSegmentIPv6": addr_text(info.active),
             "srhSegmentsIPv6Left": info.segments_left,
             "srhFlagsIPv6": info.flags,
@@ -255,7 +261,7 @@ class Flow:
                  "packets": p.packets, "bytes": p.bytes,
                  "srhActiveSegmentIPv6": addr_text(p.info.active),
                  "srhSegmentsIPv6Left": p.info.segments_left,
-                 "path": travel_order(p.segments)}
+                 "path": travel_order(p.segments) if p.info.list_captured else None}
                 for p in self.points.values()],
             "findings": dict(sorted(self.findings.items())) if self.findings else {},
             "hmac": dict(self.hmac) if self.hmac else {},
@@ -624,7 +630,7 @@ class FlowDecoder:
             elif proto in _ICMP and l4 + 2 <= limit:
                 sport, dport = data[l4], data[l4 + 1]
             else:
-                sport = dport = 0
+                sport = dport = _uncaptured_ports(proto)
         else:
             if nxt == NH_IPV4:
                 if s + 20 > pend or data[s] >> 4 != 4:
@@ -647,7 +653,7 @@ class FlowDecoder:
             elif proto in _ICMP and l4 + 2 <= limit:
                 sport, dport = data[l4], data[l4 + 1]
             else:
-                sport = dport = 0
+                sport = dport = _uncaptured_ports(proto)
         hkey = data[off + 8 : s]
         info = self._cache.get(hkey)
         if info is None:
@@ -678,6 +684,12 @@ class FlowDecoder:
         self.srv6 += 1
         nbytes = max(frame.orig_len - result.ip.offset, 0)
         return key_from_result(result), info_from_result(result), nbytes
+
+
+def _uncaptured_ports(proto: int) -> int | None:
+    """Ports of a header that is not there: None when the protocol has ports (they were cut
+    off, so unknown), 0 when it has none (transport_ports' convention)."""
+    return None if proto in PORT_PROTOCOLS or proto in _ICMP else 0
 
 
 class FlowMonitor:

@@ -197,15 +197,26 @@ def pull_inner(buf: bytes, outer: Ipv6, *, pad1: bool) -> Ipv6 | Ipv4 | None:
     return None
 
 
-def transport_ports(buf: bytes, ip: Ipv6 | Ipv4) -> tuple[int, int, int]:
-    """(protocol, source port, destination port); ports are 0 where the protocol has none."""
+ICMP_PROTOCOLS = frozenset({NH_ICMPV6, 1})
+
+
+def transport_ports(buf: bytes, ip: Ipv6 | Ipv4) -> tuple[int, int | None, int | None]:
+    """(protocol, source port, destination port). Ports are 0 where the protocol has none,
+    and None where it has them but the capture (or the IP length) cut them off: a flow
+    key or a view must never show a port that was not captured."""
     if isinstance(ip, Ipv6):
         proto, off, limit = ip.upper, ip.upper_offset, ip.limit
     else:
         proto, off, limit = ip.protocol, ip.upper_offset, ip.limit
-    if proto in PORT_PROTOCOLS and off >= 0 and off + 4 <= limit:
-        sport, dport = PORTS.unpack_from(buf, off)
-        return proto, sport, dport
-    if proto in (NH_ICMPV6, 1) and off >= 0 and off + 2 <= limit:
-        return proto, buf[off], buf[off + 1]  # ICMP type and code stand in for ports
+    if proto < 0:
+        return proto, None, None  # the chain was cut before its upper layer: all unknown
+    if proto in PORT_PROTOCOLS:
+        if off >= 0 and off + 4 <= limit:
+            sport, dport = PORTS.unpack_from(buf, off)
+            return proto, sport, dport
+        return proto, None, None
+    if proto in ICMP_PROTOCOLS:
+        if off >= 0 and off + 2 <= limit:
+            return proto, buf[off], buf[off + 1]  # ICMP type and code stand in for ports
+        return proto, None, None
     return proto, 0, 0

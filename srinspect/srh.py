@@ -53,6 +53,14 @@ TLV_NAMES_RFC8754 = {0: "Pad1", 4: "PadN", 5: "HMAC", 1: "Reserved (Ingress Node
                      6: "Reserved"}
 HMAC_TLV_SIZE_DRAFT04 = 40  # type + length + reserved(2) + key id(4) + HMAC(32)
 
+#: Where each fixed field sits in the SRH: (offset from its first byte, size). The views ask
+#: ``Srh.value(name)``, so a field the capture (or the Payload Length) cut off is shown as not
+#: captured, never as the zero ``pull_srh_partial`` fills in for the validator's sake.
+SRH_FIELDS: dict[str, tuple[int, int]] = {
+    "next_header": (0, 1), "hdr_ext_len": (1, 1), "routing_type": (2, 1),
+    "segments_left": (3, 1), "first_segment": (4, 1), "flags": (5, 1), "reserved": (6, 2),
+}
+
 
 @dataclass(slots=True)
 class Tlv:
@@ -138,6 +146,20 @@ class Srh:
     def list_end(self) -> int:
         """Where the segment list ends if it has FS+1 entries (the TLV area starts here)."""
         return self.offset + 8 + 16 * (self.first_segment + 1)
+
+    def captured(self, name: str) -> bool:
+        """Whether the bytes of fixed field ``name`` (see SRH_FIELDS) are in the packet."""
+        rel, size = SRH_FIELDS[name]
+        return self.offset + rel + size <= self.limit
+
+    def value(self, name: str) -> int | None:
+        """Fixed field ``name``, or None when its bytes were not captured."""
+        return getattr(self, name) if self.captured(name) else None
+
+    @property
+    def not_captured(self) -> list[str]:
+        """The fixed fields cut off, in wire order (empty for a whole fixed part)."""
+        return [name for name in SRH_FIELDS if not self.captured(name)]
 
     def segment_offset(self, index: int) -> int:
         return self.offset + 8 + 16 * index

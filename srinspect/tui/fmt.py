@@ -94,7 +94,8 @@ def flow_label(key: FlowKey, names: Names | None = None) -> str:
     """What the flow carries: inner 5-tuple when encapsulated, else the outer one."""
     src, final, isrc, idst, proto, sport, dport = key
     a, b = (isrc, idst) if isrc else (src, final)
-    ports = f" {sport}->{dport}" if proto in (6, 17, 132) else ""
+    ports = (f" {'?' if sport is None else sport}->{'?' if dport is None else dport}"
+             if proto in (6, 17, 132) else "")
     return f"{proto_name(proto)} {addr(a, names)} -> {addr(b, names)}{ports}"
 
 

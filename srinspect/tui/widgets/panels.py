@@ -37,7 +37,8 @@ def render_flow(r: FlowRow | None, names: Mapping[bytes, str], flash: bool = Fal
                f"{fmt.si(r.bps, 'bit/s')}\n")
     out.append("Path  ", style="bold")
     out.append_text(fmt.path_chain(r.key[0], r.segments, r.active, names, flash))
-    srh = (f"   SL {r.segments_left}" if r.has_srh else "   no SRH (SID in the DA)")
+    sl = "not captured" if r.segments_left is None else r.segments_left
+    srh = (f"   SL {sl}" if r.has_srh else "   no SRH (SID in the DA)")
     out.append(srh + "\n", style="dim")
     for p in r.points:
         sl = "-" if p.segments_left is None else p.segments_left
