@@ -40,11 +40,22 @@ class FileReport:
     error: str | None = None
     stopped_at: int | None = None
     notes: list[str] = field(default_factory=list)
+    compressed: bool = False  # gzip: ``stopped_at`` counts bytes of the decompressed capture
 
     def to_dict(self) -> dict[str, object]:
         return {"file": self.file, "packets": self.packets, "srh_packets": self.srh_packets,
                 "findings": self.findings, "status": self.status, "error": self.error,
-                "stopped_at": self.stopped_at, "notes": self.notes}
+                "stopped_at": self.stopped_at, "compressed": self.compressed,
+                "notes": self.notes}
+
+    @property
+    def where(self) -> str:
+        """Where reading stopped, saying which stream the offset counts (empty if it did
+        not stop)."""
+        if self.stopped_at is None:
+            return ""
+        stream = " of the decompressed capture" if self.compressed else ""
+        return f"at byte {self.stopped_at}{stream}"
 
 
 @dataclass(slots=True)
@@ -134,6 +145,7 @@ class Auditor:
         srh_before, packets_before = insp.srh_packets, insp.packets
         try:
             with self.open_reader(path) as reader:
+                fr.compressed = bool(getattr(reader, "compressed", False))
                 try:
                     if detail or self.on_frame is not None:
                         self._loop_hooked(reader, fr, detail)

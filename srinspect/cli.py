@@ -39,6 +39,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class OutputClosed(Exception):  # noqa: N818 - a condition, not a failure
+    """The reader of stdout went away (``| head``). Raised from a per-packet hook so the
+    audit loop does not take it for an unreadable input (BrokenPipeError is an OSError)."""
+
+
 def _profile(text: str) -> Profile:
     try:
         return Profile(text)
@@ -81,6 +86,9 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     audit.add_argument("pcaps", nargs="+", metavar="PCAP",
                        help="capture files, directories (their *.pcap, *.pcapng, *.cap and "
                             ".gz files) or - for stdin")
+    audit.add_argument("-R", "--recursive", action="store_true",
+                       help="also audit the captures in subdirectories of a directory "
+                            "(without it, skipped subdirectories holding captures are named)")
     add_profile_and_keys(audit)
     audit.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                        help="lowest finding severity that makes the exit status 1 "
@@ -150,16 +158,37 @@ def _open_out(path: str | None) -> TextIO:
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 
 
-def expand_inputs(paths: Sequence[str]) -> list[str]:
-    """Directories become their capture files (sorted, not recursive); files stay as given."""
+def expand_inputs(paths: Sequence[str], recursive: bool = False,
+                  skipped: list[str] | None = None) -> list[str]:
+    """Directories become their capture files (sorted; with ``recursive`` those of every
+    subdirectory too, depth first); files stay as given. Without ``recursive``, the
+    subdirectories that hold captures are appended to ``skipped`` so the user hears of
+    them instead of getting a silently short audit."""
     out: list[str] = []
     for path in paths:
         p = Path(path)
         if path != "-" and p.is_dir():
-            out.extend(str(c) for c in sorted(p.iterdir())
-                       if c.is_file() and c.name.endswith(CAPTURE_SUFFIXES))
+            out.extend(_captures_in(p, recursive, skipped))
         else:
             out.append(path)
+    return out
+
+
+def _captures_in(directory: Path, recursive: bool, skipped: list[str] | None) -> list[str]:
+    out: list[str] = []
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return out
+    for child in entries:
+        if child.is_file() and child.name.endswith(CAPTURE_SUFFIXES):
+            out.append(str(child))
+        elif child.is_dir() and not child.is_symlink():  # a symlink loop never recurses
+            below = _captures_in(child, True, None)
+            if recursive:
+                out.extend(below)
+            elif below and skipped is not None:
+                skipped.append(str(child))
     return out
 
 
@@ -176,7 +205,7 @@ def exit_code(report: AuditReport, fail_on: str = "error") -> int:
 def _warn_files(report: AuditReport) -> None:
     for fr in report.files:
         if fr.error:
-            where = f" at byte {fr.stopped_at}" if fr.stopped_at is not None else ""
+            where = f" {fr.where}" if fr.where else ""
             extra = f"; {fr.packets} frames before it were audited" if fr.packets else ""
             print(f"srinspect: {fr.file}: {fr.error}{where}{extra}", file=sys.stderr)
         for note in fr.notes:
@@ -185,7 +214,11 @@ def _warn_files(report: AuditReport) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     keyring = load_keys(args)
-    inputs = expand_inputs(args.pcaps)
+    skipped: list[str] = []
+    inputs = expand_inputs(args.pcaps, args.recursive, skipped)
+    for sub_dir in skipped:
+        print(f"srinspect: note: {sub_dir} holds captures and was not audited (add "
+              "--recursive)", file=sys.stderr)
     if not inputs:
         print("srinspect: no capture files found in " + " ".join(args.pcaps), file=sys.stderr)
         return EXIT_USAGE
@@ -284,18 +317,34 @@ def cmd_decode(args: argparse.Namespace) -> int:
         shown += 1
         shown_error = shown_error or any(f.severity is Severity.ERROR for f in result.findings)
         if args.format == "jsonl":
-            sys.stdout.write(json.dumps(packet_dict(result, file, args.profile)) + "\n")
+            text = json.dumps(packet_dict(result, file, args.profile)) + "\n"
         else:
-            sys.stdout.write(render_tree(packet_tree(result, args.profile)) + "\n\n")
+            text = render_tree(packet_tree(result, args.profile)) + "\n\n"
+        try:
+            sys.stdout.write(text)
+        except BrokenPipeError:
+            raise OutputClosed from None
 
+    if args.frame is not None and args.frame < 1:
+        print("srinspect: --frame counts from 1", file=sys.stderr)
+        return EXIT_USAGE
     report = Auditor(args.profile, keyring, on_packet=show).audit_files([args.pcap])
     _warn_files(report)
-    if args.frame is not None and not shown:
-        print(f"srinspect: frame {args.frame} is not an SRv6 packet in {args.pcap} "
-              f"({report.packets} frames read)", file=sys.stderr)
+    if args.frame is not None and not shown and not report.input_problem:
+        print(f"srinspect: {_no_frame(args.frame, report.packets, args.pcap)}",
+              file=sys.stderr)
+        return EXIT_USAGE
     if report.input_problem:
         return EXIT_USAGE
     return EXIT_FINDINGS if shown_error else EXIT_OK
+
+
+def _no_frame(number: int, frames: int, path: str) -> str:
+    """Why ``decode --frame N`` showed nothing: past the end, or not SRv6."""
+    if number > frames:
+        return f"frame {number} does not exist: {path} has {frames} frames"
+    return (f"frame {number} is not an SRv6 packet in {path} (no SRH, and no encapsulated "
+            "packet behind a SID): nothing to decode")
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -331,13 +380,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("srinspect: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        sys.stderr.close()  # reader went away (| head): not an error worth a traceback
+    except (BrokenPipeError, OutputClosed):
+        _quiet_stdout()  # reader went away (| head): stop quietly, as Unix filters do
         return EXIT_OK
     except OSError as exc:  # e.g. disk full while writing a report: a message, not a trace
         where = f" {exc.filename}" if exc.filename else ""
         print(f"srinspect: I/O error{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush into the closed pipe
+    does not print "Exception ignored ... BrokenPipeError" on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def iter_text(report: AuditReport) -> Iterator[str]:
             if fr.status == STATUS_OK
             else (
                 f"{fr.status.upper()}: {fr.error}"
-                + (f" (stopped at byte {fr.stopped_at})" if fr.stopped_at is not None else "")
+                + (f" (stopped {fr.where})" if fr.where else "")
             )
         )
         lines.append(

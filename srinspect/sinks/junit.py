@@ -35,7 +35,7 @@ def render_junit(report: AuditReport, fail_on: str = "error") -> str:
         counts["tests"] += 1
         if fr.status != STATUS_OK:
             err = ET.SubElement(readable, "error", type=fr.status,
-                                message=f"{fr.error} (at byte {fr.stopped_at})")
+                                message=f"{fr.error} ({fr.where})")
             err.text = f"{fr.packets} frames were audited before reading stopped"
             counts["errors"] += 1
         for rule in rules_for(report.profile):

@@ -183,29 +183,38 @@ class _Replay:
     def __init__(self, head: bytes, stream: ByteStream) -> None:
         self._head = head
         self._read = getattr(stream, "read1", stream.read)
+        self.consumed = 0  # bytes handed out: where a gzip error sits in the compressed file
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
             if n < 0:
                 n = len(self._head)
             head, self._head = self._head[:n], self._head[n:]
+            self.consumed += len(head)
             return head
-        return self._read(n if n >= 0 else 1 << 20)
+        data = self._read(n if n >= 0 else 1 << 20)
+        self.consumed += len(data)
+        return data
 
 
 class _GunzipStream:
     """A gzip decompressor whose failures are CaptureFormatError, not tracebacks.
 
-    The readers re-raise the error with the offset of the record they were reading.
+    The readers re-raise the error with the offset of the record they were reading, which
+    is an offset in the *decompressed* capture; the message names the compressed one too,
+    so a 1,000-byte file that stops "at byte 13704" does not look like a contradiction.
     """
 
     def __init__(self, raw: _Replay) -> None:
+        self._raw = raw
         self._gz = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[arg-type]
 
     def read1(self, n: int = -1) -> bytes:
         try:
             return self._gz.read1(n)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            raise CaptureFormatError(f"bad gzip stream: {exc}") from exc
+            raise CaptureFormatError(
+                f"bad gzip stream after {self._raw.consumed} bytes of the compressed file: "
+                f"{exc}") from exc
 
     read = read1

@@ -256,7 +256,7 @@ def test_decode_finding_sits_under_its_field(run_cli: Callable, crafted04: Path,
 
 def test_decode_frame_that_is_not_srv6(run_cli: Callable, wireshark_sample: Path) -> None:
     res = run_cli("decode", wireshark_sample, "--frame", "1")
-    assert res.out == ""
+    assert res.out == "" and res.rc == 2  # nothing shown is an error (issue 16)
     assert "frame 1 is not an SRv6 packet" in res.err
 
 
