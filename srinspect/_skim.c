@@ -75,7 +75,7 @@ static Py_ssize_t ipv6_offset(int linktype, const uint8_t *d, Py_ssize_t n) {
     case LT_LINUX_SLL:
         return (n >= 16 && d[14] == 0x86 && d[15] == 0xdd) ? 16 : -1;
     case LT_LINUX_SLL2:
-        return (n >= 2 && d[0] == 0x86 && d[1] == 0xdd) ? 20 : -1;
+        return (n >= 20 && d[0] == 0x86 && d[1] == 0xdd) ? 20 : -1;
     case LT_NULL:
         if (n < 4) return -1;
         return (is_af_inet6(rd32(d, 0)) || is_af_inet6(rd32(d, 1))) ? 4 : -1;

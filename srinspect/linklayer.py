@@ -82,8 +82,9 @@ def _linux_sll(data: bytes) -> int:
 
 
 def _linux_sll2(data: bytes) -> int:
-    """Linux cooked v2: 20-byte header, protocol (EtherType) at offset 0."""
-    return 20 if data[0:2] == ETHERTYPE_IPV6 else -1
+    """Linux cooked v2: 20-byte header, protocol (EtherType) at offset 0; a frame shorter
+    than the header holds no IPv6 (the offset must stay inside the frame)."""
+    return 20 if data[0:2] == ETHERTYPE_IPV6 and len(data) >= 20 else -1
 
 
 def _null(data: bytes) -> int:
