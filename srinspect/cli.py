@@ -20,9 +20,10 @@ from typing import BinaryIO, TextIO
 from . import __version__, skim
 from .audit import Auditor, AuditReport
 from .dissect import packet_dict, packet_tree, render_tree
-from .errors import KeyFileError
-from .inspector import PacketResult
+from .errors import CaptureFormatError, KeyFileError
+from .inspector import Inspector, PacketResult
 from .keys import Keyring, build_keyring
+from .locators import ConfigError, Locators, build_locators, locator_arg
 from .parallel import audit_parallel, worth_parallel
 from .progress import AuditProgress
 from .progress import wanted as progress_wanted
@@ -32,6 +33,7 @@ from .sinks.audit_json import iter_json, iter_jsonl_lines
 from .sinks.audit_text import iter_text
 from .sinks.csv_report import iter_csv
 from .sinks.junit import render_junit
+from .sources import open_capture
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -60,6 +62,31 @@ def add_profile_and_keys(p: argparse.ArgumentParser) -> None:
                         "hex:0011... for binary keys (repeatable; never printed)")
     p.add_argument("--keys", action="append", default=[], metavar="FILE",
                    help="TOML key file of [[key]] tables with id, algo, secret (repeatable)")
+
+
+def add_locator_options(p: argparse.ArgumentParser) -> None:
+    """--locator and --config: where the SIDs are, for IP-in-IPv6 packets without an SRH."""
+    p.add_argument("--locator", action="append", default=[], type=locator_arg,
+                   metavar="PREFIX",
+                   help="an SRv6 locator (repeatable): an IP-in-IPv6 packet without an SRH is "
+                        "SRv6 (reduced encapsulation) only when its destination is in one; "
+                        "otherwise it is an ordinary IP-in-IPv6 tunnel")
+    p.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="TOML config file; [srv6] locators = [\"PREFIX\", ...] adds locators "
+                        "(repeatable)")
+
+
+def load_locators(args: argparse.Namespace) -> Locators:
+    """The locators of --locator and every --config file (ConfigError: exit 2)."""
+    texts = []
+    for path in args.config:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                texts.append((path, fh.read()))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {getattr(exc, 'strerror', exc)}"
+                              ) from None
+    return build_locators(args.locator, texts)
 
 
 #: Subcommands defined in this module. Running one of them skips importing the extension
@@ -121,6 +148,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     dec.add_argument("--frame", type=int, metavar="N", help="only frame N (1-based)")
     dec.add_argument("--format", choices=("text", "jsonl"), default="text")
     add_profile_and_keys(dec)
+    add_locator_options(dec)
     dec.set_defaults(func=cmd_decode)
 
     rules = sub.add_parser("rules", help="list the packet rules (IDs are a stable contract)")
@@ -328,21 +356,45 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if args.frame is not None and args.frame < 1:
         print("srinspect: --frame counts from 1", file=sys.stderr)
         return EXIT_USAGE
-    report = Auditor(args.profile, keyring, on_packet=show).audit_files([args.pcap])
+    auditor = Auditor(args.profile, keyring, on_packet=show)
+    auditor.inspector.locators = load_locators(args)
+    report = auditor.audit_files([args.pcap])
     _warn_files(report)
     if args.frame is not None and not shown and not report.input_problem:
-        print(f"srinspect: {_no_frame(args.frame, report.packets, args.pcap)}",
-              file=sys.stderr)
+        tunnel = _is_tunnel(args.pcap, args.frame, auditor.inspector)
+        why = _no_frame(args.frame, report.packets, args.pcap, tunnel)
+        print(f"srinspect: {why}", file=sys.stderr)
         return EXIT_USAGE
     if report.input_problem:
         return EXIT_USAGE
     return EXIT_FINDINGS if shown_error else EXIT_OK
 
 
-def _no_frame(number: int, frames: int, path: str) -> str:
-    """Why ``decode --frame N`` showed nothing: past the end, or not SRv6."""
+def _is_tunnel(path: str, number: int, like: Inspector) -> bool:
+    """Whether frame ``number`` of ``path`` is an IP-in-IPv6 tunnel without SRH (read again
+    on its own: the audit's counter covers the whole file). Unknown for stdin: False."""
+    if path == "-":
+        return False
+    insp = Inspector(like.profile, None, like.locators)
+    try:
+        with open_capture(path) as reader:
+            for frame in reader:
+                if frame.number == number:
+                    insp.feed(frame)
+                    return insp.tunnel_packets > 0
+    except (CaptureFormatError, OSError):
+        pass
+    return False
+
+
+def _no_frame(number: int, frames: int, path: str, tunnel: bool) -> str:
+    """Why ``decode --frame N`` showed nothing: past the end, an IP-in-IPv6 tunnel, or not
+    SRv6 at all."""
     if number > frames:
         return f"frame {number} does not exist: {path} has {frames} frames"
+    if tunnel:
+        return (f"frame {number} is not an SRv6 packet in {path}: IP-in-IPv6 without an SRH "
+                "whose destination is in no --locator (an ordinary tunnel)")
     return (f"frame {number} is not an SRv6 packet in {path} (no SRH, and no encapsulated "
             "packet behind a SID): nothing to decode")
 
@@ -374,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args))
-    except KeyFileError as exc:
+    except (KeyFileError, ConfigError) as exc:
         print(f"srinspect: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -30,7 +30,14 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TextIO
 
-from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_locator_options,
+    add_profile_and_keys,
+    load_keys,
+    load_locators,
+)
 from .cliargs import add_flow_table_options, add_source_options, count, positive
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
@@ -76,6 +83,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "when reading a file)")
     add_flow_table_options(p, idle_timeout=60.0)
     add_profile_and_keys(p)
+    add_locator_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -165,7 +173,8 @@ class Session:
         self.source = source
         self.table = FlowTable(max_flows=args.max_flows, idle_timeout=args.idle_timeout,
                                rate_window=args.window, events=events)
-        self.decoder = FlowDecoder(Inspector(args.profile, load_keys(args)))
+        self.decoder = FlowDecoder(Inspector(args.profile, load_keys(args),
+                                             load_locators(args)))
         self.links = LinkLoad(window=args.window)
         self.monitor = FlowMonitor(self.table, self.decoder, self.links)
         self.names: dict[int, str] = {}
@@ -265,6 +274,8 @@ class Session:
             "filter": self.args.bpf,
             "frames": self.decoder.frames,
             "srv6_packets": self.decoder.srv6,
+            "ip_in_ipv6_not_srv6": self.decoder.inspector.tunnel_packets,
+            "locators": [str(p) for p in self.decoder.inspector.locators.prefixes],
             "first_ts": self.first_ts,
             "last_ts": self.last_ts,
             "interrupted": self.interrupted,
@@ -477,6 +488,11 @@ def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
                  f"{len(table)} flows shown of {table.created} seen "
                  f"({table.expired} expired idle, {table.evicted} evicted at "
                  f"--max-flows {table.max_flows}), {table.path_changes} path changes")
+    if cap["ip_in_ipv6_not_srv6"]:
+        where = (f"in no locator ({', '.join(cap['locators'])})"  # type: ignore[arg-type]
+                 if cap["locators"] else "no --locator given")
+        lines.append(f"  {cap['ip_in_ipv6_not_srv6']} IP-in-IPv6 packets without an SRH "
+                     f"counted as tunnels, not SRv6 (destination {where})")
     drops = session.source.drops()
     if drops:
         lines.append("  capture drops: " + ", ".join(

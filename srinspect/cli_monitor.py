@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import EXIT_OK, EXIT_USAGE, add_profile_and_keys, load_keys
+from .cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_locator_options,
+    add_profile_and_keys,
+    load_keys,
+    load_locators,
+)
 from .cliargs import add_flow_table_options, add_source_options, count, positive
 from .errors import CaptureFormatError
 
@@ -44,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--refresh", type=_positive, default=0.2, metavar="S",
                    help="seconds between screen refreshes (default 0.2)")
     add_profile_and_keys(p)
+    add_locator_options(p)
     p.set_defaults(func=cmd_monitor)
 
 
@@ -53,6 +61,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .tui.lab import LabMap, LabUnavailable, load_lab
 
     keyring = load_keys(args)
+    locators = load_locators(args)
     lab: LabMap | None = None
     feed: Feed
     try:
@@ -84,7 +93,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     app = MonitorApp(feed, profile=args.profile, keyring=keyring, lab=lab,
                      max_packets=args.max_packets, max_flows=args.max_flows,
                      idle_timeout=args.idle_timeout, window=args.window,
-                     refresh_interval=args.refresh)
+                     refresh_interval=args.refresh, locators=locators)
     try:
         app.run()
     finally:

@@ -19,6 +19,7 @@ from .frame import Frame
 from .ipv6 import MAX_NESTING, NH_IPV4, NH_IPV6, Ipv4, Ipv6, pull_inner, pull_ipv6
 from .keys import Keyring, compute_draft04, macs_equal
 from .linklayer import ipv6_offset_func
+from .locators import Locators
 from .rules import RULES, Profile
 from .srh import Srh
 from .validate import Checker
@@ -79,9 +80,11 @@ class Inspector:
     and a PacketResult otherwise. Counters say what was seen.
     """
 
-    def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None) -> None:
+    def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None,
+                 locators: Locators | None = None) -> None:
         self.profile = profile
         self.keyring = keyring
+        self.locators = locators if locators is not None else Locators()
         self._pad1 = profile is Profile.RFC8754
         self._draft04 = profile is Profile.DRAFT04
         self._link: dict[int, Callable[[bytes], int] | None] = {}
@@ -90,6 +93,8 @@ class Inspector:
         self.packets = 0
         self.ipv6_packets = 0
         self.srh_packets = 0
+        #: IP-in-IPv6 packets without an SRH whose DA is in no locator: tunnels, not SRv6
+        self.tunnel_packets = 0
         self.unsupported_linktypes: Counter[int] = Counter()
 
     def add_skimmed(self, records: int, ipv6: int, srh: int) -> None:
@@ -185,8 +190,12 @@ class Inspector:
             layer = pull_inner(data, layer, pad1=self._pad1)
             if result.inner is None:
                 result.inner = layer
-        if not result.has_srh and ip.upper not in (NH_IPV6, NH_IPV4):
-            return None
+        if not result.has_srh:
+            if ip.upper not in (NH_IPV6, NH_IPV4):
+                return None
+            if not self.locators.contains(ip.dst):
+                self.tunnel_packets += 1  # a 6in6/4in6 tunnel: only a SID as DA makes SRv6
+                return None
         if result.has_srh:
             self.srh_packets += 1
             checker = Checker(frame.number, self.profile, self.keyring)

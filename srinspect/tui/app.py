@@ -37,6 +37,7 @@ from srinspect.errors import CaptureFormatError
 from srinspect.findings import Finding
 from srinspect.frame import Frame
 from srinspect.keys import Keyring
+from srinspect.locators import Locators
 from srinspect.rules import Profile
 from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
 from srinspect.sources.live import CaptureError
@@ -111,7 +112,8 @@ class MonitorApp(App[int]):
                  idle_timeout: float = 300.0, window: float = 5.0,
                  refresh_interval: float = 0.2, save_dir: str | os.PathLike[str] = ".",
                  clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 locators: Locators | None = None) -> None:
         super().__init__()
         # A monitor under load has no cycles for sliding tab underlines and smooth scrolls.
         self.animation_level = "none"
@@ -125,7 +127,8 @@ class MonitorApp(App[int]):
         self.names = dict(lab.names) if lab is not None else {}
         self.engine = MonitorEngine(profile, keyring, max_packets=max_packets,
                                     max_flows=max_flows, idle_timeout=idle_timeout,
-                                    window=window, paced=feed.live, describe=feed.describe)
+                                    window=window, paced=feed.live, describe=feed.describe,
+                                    locators=locators)
         self.refresh_interval = refresh_interval
         self.save_dir = Path(save_dir)
         self._clock = clock

@@ -27,6 +27,7 @@ from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Keyring
 from srinspect.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
+from srinspect.locators import Locators
 from srinspect.rules import Profile
 from srinspect.sources.live import CaptureEvent
 
@@ -158,14 +159,16 @@ class MonitorEngine:
                  max_packets: int = DEFAULT_MAX_PACKETS, max_flows: int = 65536,
                  idle_timeout: float = 300.0, window: float = 5.0, paced: bool = False,
                  describe: Describe | None = None,
-                 max_findings: int = DEFAULT_MAX_FINDINGS) -> None:
+                 max_findings: int = DEFAULT_MAX_FINDINGS,
+                 locators: Locators | None = None) -> None:
         self.profile = profile
         self.keyring = keyring
+        self.locators = locators
         self.paced = paced
         self.lock = threading.Lock()
         self.table = FlowTable(max_flows=max_flows, idle_timeout=idle_timeout,
                                rate_window=window, events=True)
-        self.decoder = FlowDecoder(Inspector(profile, keyring))
+        self.decoder = FlowDecoder(Inspector(profile, keyring, locators))
         self.links = LinkLoad(window=window)
         self.packets: deque[PacketRecord] = deque(maxlen=max(max_packets, 1))
         self.findings: deque[FindingRecord] = deque(maxlen=max(max_findings, 1))
@@ -413,4 +416,4 @@ class MonitorEngine:
     def decode_full(self, rec: PacketRecord):  # noqa: ANN201 - PacketResult | None
         """Full decode of one packet for the detail view, on a private Inspector (the
         capture thread's one is not thread-safe; its counters would also be skewed)."""
-        return Inspector(self.profile, self.keyring).feed(rec.frame)
+        return Inspector(self.profile, self.keyring, self.locators).feed(rec.frame)

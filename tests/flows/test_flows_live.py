@@ -126,7 +126,7 @@ def test_bpf_filter_excluding_the_traffic_yields_no_flows(srlab: SrLab,
 def test_srv6_without_srh_and_duration(srlab: SrLab) -> None:
     """Reduced encapsulation with one segment puts no SRH on the wire: the SID is the DA."""
     sender = srlab.sender()  # ready before the capture's duration starts
-    flows = srlab.flows("-i", "r1", "--duration", "5")
+    flows = srlab.flows("-i", "r1", "--duration", "5", "--locator", "fc00:2::/32")
     srlab.send(sender, 15, DEST1, ["fc00:2::a"], mode="encap.red")
     assert flows.wait(timeout=60) == 0, flows.stderr  # --duration ends it by itself
     report = json.loads(flows.stdout)

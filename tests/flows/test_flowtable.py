@@ -6,6 +6,7 @@ and eviction are exact.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import struct
 import time
@@ -26,6 +27,7 @@ from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Key, Keyring
 from srinspect.linkload import DIR_ANY, DIR_RX, DIR_TX, LinkLoad, RateWindow, segment_pairs
+from srinspect.locators import Locators
 from srinspect.srh import SrhSpec
 from srinspect.wire import parse_ip6
 
@@ -73,8 +75,9 @@ def frame(data: bytes, ts: float = 1000.0, interface: int = 0, number: int = 1,
                  interface)
 
 
-def feed_all(table: FlowTable, frames: list[Frame], keyring: Keyring | None = None) -> None:
-    decoder = FlowDecoder(Inspector(keyring=keyring))
+def feed_all(table: FlowTable, frames: list[Frame], keyring: Keyring | None = None,
+             locators: Locators | None = None) -> None:
+    decoder = FlowDecoder(Inspector(keyring=keyring, locators=locators))
     for f in frames:
         decoded = decoder.decode(f)
         assert decoded is not None, f"frame {f.number} not recognised as SRv6"
@@ -111,8 +114,13 @@ def test_inline_key_uses_final_destination_not_the_da() -> None:
 
 
 def test_srv6_without_srh_is_a_flow_with_the_da_as_list() -> None:
+    """Only when the DA is in a locator (issue 16): else the same bytes are a tunnel."""
     table = FlowTable()
-    feed_all(table, [frame(no_srh(S1)), frame(no_srh(S2, ipv4=True))])
+    frames = [frame(no_srh(S1)), frame(no_srh(S2, ipv4=True))]
+    decoder = FlowDecoder(Inspector())
+    assert [decoder.decode(f) for f in frames] == [None, None]
+    assert decoder.inspector.tunnel_packets == 2
+    feed_all(table, frames, locators=Locators([ipaddress.IPv6Network("fc00::/16")]))
     flows = {f.key[1]: f for f in table}
     six, four = flows[A(S1)], flows[A(S2)]
     assert six.segments == (A(S1),) and not six.info.has_srh
