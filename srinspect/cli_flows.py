@@ -539,21 +539,32 @@ def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
     if link_rates:
         lines.append("")
         lines.append("link load (all frames, link layer)")
-        lines.append(f"  {'INTERFACE':<16} {'DIR':<4} {'PACKETS':>10} {'BYTES':>12} "
-                     f"{'PKT/S':>12} {'BIT/S':>14}")
-        for r in link_rates:
-            lines.append(f"  {r.interface:<16} {r.direction:<4} {r.packets:>10} {r.bytes:>12} "
-                         f"{r.pps:>12.1f} {r.bps:>14.1f}")
+        lines.extend(_table(("INTERFACE", "DIR", ">PACKETS", ">BYTES", ">PKT/S", ">BIT/S"), [
+            (r.interface, r.direction, str(r.packets), str(r.bytes), f"{r.pps:.1f}",
+             f"{r.bps:.1f}") for r in link_rates]))
     pairs = segment_pairs(table.paths(), now)
     if pairs:
         lines.append("")
-        lines.append("segment pairs (SRv6 traffic of the flows in the table, IP layer)")
-        lines.append(f"  {'FROM':<28} {'TO':<28} {'PACKETS':>10} {'PKT/S':>12} "
-                     f"{'BIT/S':>14} {'FLOWS':>5}")
-        for p in pairs:
-            lines.append(f"  {addr_text(p.a):<28} {addr_text(p.b):<28} {p.packets:>10} "
-                         f"{p.pps:>12.1f} {p.bps:>14.1f} {p.flows:>5}")
+        lines.append("segment pairs (SRv6 traffic of the flows in the table, IP layer; a "
+                     "flow seen on several links counts once)")
+        lines.extend(_table(("FROM", "TO", ">PACKETS", ">PKT/S", ">BIT/S", ">FLOWS"), [
+            (addr_text(p.a), addr_text(p.b), str(p.packets), f"{p.pps:.1f}", f"{p.bps:.1f}",
+             str(p.flows)) for p in pairs]))
     return "\n".join(lines) + "\n"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns as wide as their widest cell, so a long address never shifts the rest;
+    a header starting with ``>`` is a right-aligned (numeric) column."""
+    names = [h.lstrip(">") for h in header]
+    right = [h.startswith(">") for h in header]
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+
+    def line(cells: tuple[str, ...] | list[str]) -> str:
+        return "  " + " ".join(c.rjust(w) if r else c.ljust(w)
+                               for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
+
+    return [line(names), *(line(r) for r in rows)]
 
 
 # --- watch ----------------------------------------------------------------------------------

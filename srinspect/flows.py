@@ -144,18 +144,36 @@ class Path:
     on the path: one window update per packet instead of two.
     """
 
-    __slots__ = ("hops", "packets", "bytes", "points")
+    __slots__ = ("hops", "points")
 
     def __init__(self, hops: tuple[bytes, ...]) -> None:
         self.hops = hops
-        self.packets = 0
-        self.bytes = 0
         self.points: set[Point] = set()  # a set: removal stays O(1) with many flows
 
     @property
     def flows(self) -> int:
-        """Capture points (of any flow) currently on this path."""
-        return len(self.points)
+        """Flows currently on this path, each once however many links it was captured on."""
+        return len({point.flow_id for point in self.points})
+
+    @property
+    def packets(self) -> int:
+        """Packets along this path, a flow's counted once: at its busiest capture point
+        (every point on the path sees the same packets go by; summing them would count a
+        flow seen on three links three times)."""
+        return self._per_flow()[0]
+
+    @property
+    def bytes(self) -> int:
+        """IP-layer bytes along this path, each flow's once (see ``packets``)."""
+        return self._per_flow()[1]
+
+    def _per_flow(self) -> tuple[int, int]:
+        best: dict[int, tuple[int, int]] = {}
+        for point in self.points:
+            old = best.get(point.flow_id)
+            if old is None or point.path_packets > old[0]:
+                best[point.flow_id] = (point.path_packets, point.path_bytes)
+        return sum(p for p, _ in best.values()), sum(b for _, b in best.values())
 
     def rate(self, now: float) -> tuple[float, float]:
         """(packets/s, bytes/s) at ``now`` on this path: summed over flows, but a flow seen
@@ -177,7 +195,7 @@ class Point:
     """
 
     __slots__ = ("flow_id", "interface", "info", "segments", "path", "packets", "bytes",
-                 "last_seen", "window")
+                 "last_seen", "window", "path_packets", "path_bytes")
 
     def __init__(self, flow_id: int, interface: int, info: SrInfo, path: Path,
                  window: RateWindow) -> None:
@@ -190,6 +208,8 @@ class Point:
         self.bytes = 0
         self.last_seen = 0.0
         self.window = window
+        self.path_packets = 0  # since this point joined its current path
+        self.path_bytes = 0
 
 
 class Flow:
@@ -356,9 +376,8 @@ class FlowTable:
         point.bytes += nbytes
         point.last_seen = ts
         point.window.add(ts, nbytes)
-        path = point.path
-        path.packets += 1
-        path.bytes += nbytes
+        point.path_packets += 1
+        point.path_bytes += nbytes
         if info.findings:
             self._findings(flow, ts, interface, info, frame)
         if info.hmac is not None:
@@ -408,6 +427,7 @@ class FlowTable:
             point.path = self._path(flow.key, segments)
             point.path.points.add(point)
             point.window = RateWindow(self.rate_window, self.rate_buckets)
+            point.path_packets = point.path_bytes = 0
         return point
 
     def _changed(self, flow: Flow, ts: float, interface: int, segments: tuple[bytes, ...]

@@ -252,8 +252,9 @@ class PathLike(Protocol):
 class PairRate:
     """SRv6 traffic between two consecutive hops of the paths seen (``a`` -> ``b``).
 
-    ``bytes`` are IP-layer bytes (outer IPv6 header included). A packet seen at several
-    capture points along its path is counted once per capture point.
+    ``bytes`` are IP-layer bytes (outer IPv6 header included). A flow seen at several
+    capture points along its path counts once (its busiest point), in ``flows`` as in
+    ``packets`` and ``bytes``.
     """
 
     a: bytes
@@ -292,7 +293,7 @@ def segment_pairs(paths: Iterable[PathLike], now: float) -> list[PairRate]:
             slot[1] += path.bytes
             slot[2] += pps
             slot[3] += byps * 8
-            slot[4] += path.flows
+            slot[4] += path.flows  # distinct flows: a flow is on one path at a time per point
             slot[5] += 1
     out = [PairRate(a, b, int(s[0]), int(s[1]), s[2], s[3], int(s[4]), int(s[5]))
            for (a, b), s in acc.items()]

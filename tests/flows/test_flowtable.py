@@ -515,3 +515,31 @@ def test_monitor_and_exports_are_json() -> None:
     assert data["srhFlagsIPv6"] == 1 and data["path_changes"] == 1
     assert data["capture_points"][0]["interface"] == "r1"
     assert table.stats()["flows"] == 1
+
+
+def test_segment_pairs_count_a_flow_seen_on_three_links_once() -> None:
+    """Issue 16: one flow captured on three links of its path is one flow on each pair,
+    with its packets once, not FLOWS=3 and three times the packets."""
+    table = FlowTable()
+    frames = [frame(encap([S1, S2, S3], sl=sl), ts=1000.0 + n, interface=link, number=n + 1)
+              for n in range(4) for link, sl in ((0, 2), (1, 1), (2, 0))]
+    feed_all(table, frames)
+    assert len(table) == 1 and len(one_flow(table).points) == 3
+    pairs = segment_pairs(table.paths(), 1004)
+    assert pairs and all(p.flows == 1 and p.packets == 4 for p in pairs), pairs
+    other = frame(encap([S1, S2, S3], sport=7), ts=1004.0, interface=0, number=99)
+    feed_all(table, [other])
+    pairs = segment_pairs(table.paths(), 1004)
+    first = next(p for p in pairs if (p.a, p.b) == (A(S1), A(S2)))
+    assert (first.flows, first.packets) == (2, 5)  # a second flow is counted as one more
+
+
+def test_flows_text_columns_fit_long_addresses() -> None:
+    from srinspect.cli_flows import _table
+
+    rows = [("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", "fc00::1", "12"), ("a", "b", "3")]
+    lines = _table(("FROM", "TO", ">PACKETS"), rows)
+    starts = {ln.index(cell) for ln, cell in zip(lines, ("TO", "fc00::1", "b"), strict=True)}
+    assert len(starts) == 1  # the second column starts at the same place on every line
+    ends = {len(ln) for ln in lines}
+    assert len(ends) == 1  # right-aligned numbers end together
