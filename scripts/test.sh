@@ -18,7 +18,7 @@ print(m() or "")')
     if [ -n "$missing" ]; then
         echo "== kernel tests in a guest: the host kernel has no SRv6 ($missing)"
         grc=0
-        .venv/bin/srinspect vm run --rwdir . -- .venv/bin/python -m pytest -q -m kernel \
+        .venv/bin/srinspect vm run --rwdir . -- .venv/bin/python -m pytest -m kernel --durations=12 \
             -p no:cacheprovider "$@" || grc=$?
         if [ "$grc" -eq 5 ]; then grc=0; fi
         if [ "$grc" -gt "$rc" ]; then rc=$grc; fi
