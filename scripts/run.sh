@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the built-in defaults: set up, then
 #  1. audit every bundled capture in pcaps/ (kernel-made and crafted) with the bundled test
-#     keys; the crafted captures hold one deliberate violation per rule, so findings are
-#     expected (--fail-on never: the step succeeds when the audit ran);
+#     keys, each under the profile it was built for; the crafted captures hold one deliberate
+#     violation per rule, so findings are expected (--fail-on never: the step succeeds when
+#     the audit ran);
 #  2. run the conformance catalogue against the built-in Linux DUT in network namespaces,
 #     on the host kernel when it has SRv6, else in a guest booted from a stock kernel image
 #     (`srinspect doctor` says which and why); evidence in out/conformance/. Linux fails one
@@ -16,8 +17,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 keys=()
 for k in pcaps/*keys*.toml; do [ -e "$k" ] && keys+=(--keys "$k"); done
-echo "== srinspect audit pcaps/"
-.venv/bin/srinspect audit "${keys[@]}" --fail-on never pcaps/
+# Each capture under the profile it was built for: the kernel's and the draft-04 crafted
+# frames under draft-04 (what Linux implements), the RFC 8754 crafted frames under rfc8754.
+echo "== srinspect audit (draft-04): pcaps/kernel-*.pcap pcaps/crafted-draft04.pcapng"
+.venv/bin/srinspect audit "${keys[@]}" --fail-on never pcaps/kernel-*.pcap \
+    pcaps/crafted-draft04.pcapng
+echo "== srinspect audit --profile rfc8754: pcaps/crafted-rfc8754.pcapng"
+.venv/bin/srinspect audit "${keys[@]}" --profile rfc8754 --fail-on never \
+    pcaps/crafted-rfc8754.pcapng
 if [ "$(id -u)" -ne 0 ]; then
     echo "== conformance and lab demo skipped: they need root (network namespaces, guests)"
     exit 0

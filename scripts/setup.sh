@@ -59,5 +59,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
     .venv/bin/pip install -q -e '.[test,vm]'
     touch "$stamp"
 fi
+# The bundled test keys are checked out 0644 by git; srinspect (rightly) warns about key
+# files others can read, so give them the mode a real key file has.
+chmod 600 pcaps/*keys*.toml 2>/dev/null || true
 .venv/bin/python -c 'from srinspect import skim; print("setup: audit engine:", skim.describe())' >&2
 echo "setup: ready (.venv/bin/srinspect)" >&2

@@ -80,6 +80,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_exit)
         try:
             result = guest.run(image, command, rwdirs=args.rwdir, cwd=Path.cwd(),
+                               env=guest.INNER_ENV,
                                memory=args.memory, timeout=args.timeout,
                                on_line=lambda line: print(line, flush=True),
                                log=lambda m: print(f"srinspect vm: {m}", file=sys.stderr,

@@ -40,7 +40,8 @@ BOOT_TIMEOUT = {"kvm": 60.0, "tcg": 240.0}
 
 
 #: The environment srinspect commands get inside a guest: its own kernel is the one to use.
-INNER_ENV = {"SRINSPECT_FORCE_GUEST": "0", "PYTHONUNBUFFERED": "1"}
+INNER_ENV = {"SRINSPECT_FORCE_GUEST": "0", "SRINSPECT_IN_GUEST": "1", "PYTHONUNBUFFERED": "1"}
+IN_GUEST_ENV = "SRINSPECT_IN_GUEST"
 
 
 class GuestError(LabError):
@@ -65,6 +66,8 @@ class GuestResult:
 
 def vng_missing() -> str | None:
     """What the guest path lacks on this machine, with how to get it (None: complete)."""
+    if os.environ.get(IN_GUEST_ENV) == "1":
+        return "already inside a guest (no nested guests: they would be far too slow)"
     for name in ("vng", "qemu-system-x86_64"):
         if tools.find(name) is None:
             return f"{name} is not installed ({INSTALL_HINT})"
