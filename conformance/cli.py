@@ -176,7 +176,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs.append(KernelRun(target.label if target else args.dut, run))
     if not runs:
         return EXIT_SETUP
-    runs[-1].run.total = time.monotonic() - started if len(runs) == 1 else runs[-1].run.total
     _write_report(args, runs, live)
     status = max(exit_status(kr.run.results) for kr in runs)
     return EXIT_SETUP if failed else status

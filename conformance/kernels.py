@@ -51,4 +51,5 @@ def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | Non
         run = run_from_json(json.loads(report.read_text(encoding="utf-8")))
     run.dut["kernel"] = result.release
     run.dut["guest"] = result.to_dict()
+    run.total = result.total_s  # the whole guest: boot, DUT setup, cases, teardown
     return run
