@@ -20,7 +20,7 @@ from srinspect.kernel.choice import NoKernel, Target
 from srinspect.kernel.choice import targets as choose_targets
 from srinspect.kernel.images import ImageError
 
-from . import netns
+from . import netns, userload
 from .cases import CASES
 from .dut.base import Dut
 from .kernels import run_in_guest
@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lst.add_argument("--profile", choices=PROFILE_CHOICES, default="all")
     lst.add_argument("--case", action="append", default=[], metavar="GLOB")
     lst.add_argument("--format", choices=("text", "json"), default="text")
+    _cases_option(lst)
     lst.set_defaults(func=cmd_list)
 
     run = csub.add_parser("run", help="run cases against a DUT",
@@ -78,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      help="rules to judge against (default draft-04; all = every profile)")
     run.add_argument("--case", action="append", default=[], metavar="GLOB",
                      help="only cases whose ID or rule matches (repeatable)")
+    _cases_option(run)
     run.add_argument("--format", choices=("text", "json", "junit"), default="text")
     run.add_argument("-o", "--output", metavar="FILE", help="write the report here")
     run.add_argument("--evidence", metavar="DIR", type=Path,
@@ -100,15 +102,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     conf.set_defaults(func=lambda args: (conf.print_help(), EXIT_SETUP)[1])
 
 
+def _cases_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cases", action="append", default=[], metavar="DIR", type=Path,
+                        help="also load the user cases (scapy) of every *.py in DIR, or of "
+                             "one .py file (repeatable; see conformance/examples/)")
+
+
+def catalogue(args: argparse.Namespace) -> tuple[list[Case], bool]:
+    """The built-in cases plus the user cases of ``--cases``, and whether every case file
+    loaded. What did not load is named (file and line) on stderr; the rest still runs."""
+    if not args.cases:
+        return list(CASES), True
+    loaded = userload.load(args.cases, CASES)
+    for err in loaded.errors:
+        print(f"srinspect conformance: case file error: {err} (left out)", file=sys.stderr)
+    return [*CASES, *loaded.cases], not loaded.errors
+
+
 def _profiles(name: str) -> list[Profile]:
     return list(Profile) if name == "all" else [Profile(name)]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     profiles = _profiles(args.profile)
-    cases = [c for c in CASES if any(c in select_cases(p, args.case) for p in profiles)]
+    known, ok = catalogue(args)
+    cases = [c for c in known if any(c in select_cases(p, args.case, known) for p in profiles)]
     sys.stdout.write(list_json(cases) if args.format == "json" else render_list(cases))
-    return 0
+    return 0 if ok else EXIT_SETUP
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -141,14 +161,15 @@ def make_dut(args: argparse.Namespace, log: TextIO) -> Dut:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    plan = [(p, select_cases(p, args.case)) for p in _profiles(args.profile)]
+    known, loaded_all = catalogue(args)
+    args.catalogue = known
+    plan = [(p, select_cases(p, args.case, known)) for p in _profiles(args.profile)]
     plan = [(p, cases) for p, cases in plan if cases]
     if not plan:
         print(f"srinspect conformance: no case matches {args.case} under {args.profile}",
               file=sys.stderr)
         return EXIT_SETUP
     live = sys.stdout if args.format == "text" and not args.output else sys.stderr
-    started = time.monotonic()
     try:
         where = _targets(args)
     except NoKernel as exc:
@@ -178,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     _write_report(args, runs, live)
     status = max(exit_status(kr.run.results) for kr in runs)
-    return EXIT_SETUP if failed else status
+    return EXIT_SETUP if failed or not loaded_all else status
 
 
 def _targets(args: argparse.Namespace) -> list[Target | None]:
@@ -197,6 +218,8 @@ def _targets(args: argparse.Namespace) -> list[Target | None]:
 
 def _guest_options(args: argparse.Namespace) -> list[str]:
     opts = ["--profile", args.profile]
+    for path in args.cases:  # the guest sees the host's files read-only, at the same paths
+        opts += ["--cases", str(Path(path).resolve())]
     for pattern in args.case:
         opts += ["--case", pattern]
     if args.pace is not None:
@@ -217,7 +240,7 @@ def _run_on(args: argparse.Namespace, plan: list[tuple[Profile, list[Case]]],
         print(f"srinspect conformance: {total} case runs, profile {args.profile}, DUT linux "
               f"in {target.describe()}", file=live, flush=True)
         return run_in_guest(target, _guest_options(args), evidence=evidence, live=live,
-                            log=say)
+                            log=say, cases=args.catalogue)
     started = time.monotonic()
     dut = make_dut(args, sys.stderr)
     on = f" on {target.describe()}" if target is not None else ""

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .fields import diff
+from .fields import FieldDiff, diff, diff_fields, packet_fields
 from .model import Judgement, Send, Verdict
 from .observe import ICMP_NAMES, Observation, PacketOutcome
+from .packets import dec_hl
 
 Check = Callable[[bytes], "str | None"]
 
@@ -50,29 +51,88 @@ class Forwarded:
         return f"{self.what}, on {self.port}"
 
     def evaluate(self, obs: Observation, sent: list[Send]) -> Judgement:
-        o = obs.outcome(self.index)
-        if not o.forwarded:
-            return _judge(False, self, o.describe())
-        port, pkt = o.forwarded[0]
-        problems: list[str] = []
-        if port != self.port:
-            problems.append(f"left on {port}, expected {self.port}")
-        diffs = diff(self.packet, pkt, self.dont_care)
-        problems += [str(d) for d in diffs]
-        for check in self.checks:
-            msg = check(pkt)
-            if msg:
-                problems.append(msg)
-        if len(o.forwarded) > 1:
-            problems.append(f"forwarded {len(o.forwarded)} times")
-        if o.errors:
-            problems.append("also sent " + "; ".join(e.describe() for e in o.errors))
-        if o.replies:
-            problems.append("also answered it")
-        if not problems:
-            return _judge(True, self, f"forwarded on {port}, every field as expected")
-        observed = f"forwarded on {port}; {len(problems)} difference(s): {problems[0]}"
-        return _judge(False, self, observed, "; ".join(problems))
+        return _judge_forwarded(self, obs, self.index, self.port, self.checks,
+                                lambda pkt: diff(self.packet, pkt, self.dont_care))
+
+
+def _judge_forwarded(exp: Expectation, obs: Observation, index: int, want_port: str,
+                     checks: tuple[Check, ...],
+                     differences: Callable[[bytes], list[FieldDiff]]) -> Judgement:
+    """The one "forwarded" judgement: leaves once, on the right port, no ICMP, no reply,
+    and ``differences`` (expected vs. observed fields) empty."""
+    o = obs.outcome(index)
+    if not o.forwarded:
+        return _judge(False, exp, o.describe())
+    port, pkt = o.forwarded[0]
+    problems: list[str] = []
+    if port != want_port:
+        problems.append(f"left on {port}, expected {want_port}")
+    problems += [str(d) for d in differences(pkt)]
+    for check in checks:
+        msg = check(pkt)
+        if msg:
+            problems.append(msg)
+    if len(o.forwarded) > 1:
+        problems.append(f"forwarded {len(o.forwarded)} times")
+    if o.errors:
+        problems.append("also sent " + "; ".join(e.describe() for e in o.errors))
+    if o.replies:
+        problems.append("also answered it")
+    if not problems:
+        return _judge(True, exp, f"forwarded on {port}, every field as expected")
+    observed = f"forwarded on {port}; {len(problems)} difference(s): {problems[0]}"
+    return _judge(False, exp, observed, "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ForwardedWith:
+    """Forwarded once on ``port`` as the packet was sent, Hop Limit-1, except ``changes``
+    (field name from ``fields.packet_fields`` -> value: ``{"srh.segments_left": 1}``) and
+    the ``dont_care`` globs. The expected packet is the one actually sent, so a case states
+    only what a correct node changes."""
+
+    changes: tuple[tuple[str, str], ...] = ()
+    what: str = ""
+    port: str = "rx"
+    dont_care: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
+    index: int = -1
+    hop_limit: int = 1  # how much the node decrements it
+
+    def describe(self) -> str:
+        if self.what:
+            return f"{self.what}, on {self.port}"
+        changed = ", ".join(f"{k}={v}" for k, v in self.changes)
+        return (f"forwarded with Hop Limit-{self.hop_limit}"
+                + (f", {changed}" if changed else ", otherwise unchanged") + f", on {self.port}")
+
+    def evaluate(self, obs: Observation, sent: list[Send]) -> Judgement:
+        expected = packet_fields(dec_hl(sent[self.index].data, self.hop_limit))
+        expected.update(self.changes)
+        return _judge_forwarded(self, obs, self.index, self.port, self.checks,
+                                lambda pkt: diff_fields(expected, packet_fields(pkt),
+                                                        self.dont_care))
+
+
+@dataclass(frozen=True)
+class ForwardedAs:
+    """Forwarded once on ``port`` as ``transform`` makes the packet sent (``advance``,
+    ``decap``... from ``packets.py``): what a correct node does, computed, not written twice."""
+
+    transform: Callable[[bytes], bytes]
+    what: str
+    port: str = "rx"
+    dont_care: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
+    index: int = -1
+
+    def describe(self) -> str:
+        return f"{self.what}, on {self.port}"
+
+    def evaluate(self, obs: Observation, sent: list[Send]) -> Judgement:
+        expected = self.transform(sent[self.index].data)
+        return _judge_forwarded(self, obs, self.index, self.port, self.checks,
+                                lambda pkt: diff(expected, pkt, self.dont_care))
 
 
 @dataclass(frozen=True)

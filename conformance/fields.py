@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from srinspect.ipv6 import NH_IPV6, pull_ipv6
 from srinspect.srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh
-from srinspect.wire import ip6
+from srinspect.wire import ip6, parse_ip6
 
 MAX_DEPTH = 3
 
@@ -106,10 +106,42 @@ def diff(expected: bytes, observed: bytes, dont_care: Iterable[str] = ()) -> lis
     """Fields that differ between two packets, skipping the declared don't-care fields
     (glob patterns such as ``ipv6.flow_label`` or ``inner.ipv6.*``)."""
     dont_care = tuple(dont_care)
-    exp, obs = packet_fields(expected), packet_fields(observed)
-    names = list(exp) + [n for n in obs if n not in exp]
-    diffs = [FieldDiff(n, exp.get(n), obs.get(n)) for n in names
-             if exp.get(n) != obs.get(n) and not ignored(n, dont_care)]
+    diffs = diff_fields(packet_fields(expected), packet_fields(observed), dont_care)
     if not diffs and not dont_care and expected != observed:  # pragma: no cover - safety net
         diffs.append(FieldDiff("bytes", expected.hex(), observed.hex()))
     return diffs
+
+
+def diff_fields(exp: dict[str, str], obs: dict[str, str],
+                dont_care: Iterable[str] = ()) -> list[FieldDiff]:
+    """Named fields that differ (``packet_fields`` maps), skipping the don't-care globs."""
+    dont_care = tuple(dont_care)
+    names = list(exp) + [n for n in obs if n not in exp]
+    return [FieldDiff(n, exp.get(n), obs.get(n)) for n in names
+            if exp.get(n) != obs.get(n) and not ignored(n, dont_care)]
+
+
+_HEX_WIDTH = {"flags": 2, "reserved": 4}
+_ADDRESS = ("src", "dst")
+
+
+def canonical(name: str, value: object) -> str:
+    """``value`` written the way ``packet_fields`` writes field ``name`` (so a case can say
+    ``{"srh.flags": 0x08, "ipv6.dst": "2001:db8::1"}`` and be compared string to string).
+
+    Raises ValueError for a value that cannot be that field (caught where cases load)."""
+    last = name.rsplit(".", 1)[-1]
+    is_address = last in _ADDRESS or last.startswith("segments[")
+    if is_address and isinstance(value, str | bytes):
+        return ip6(parse_ip6(value) if isinstance(value, str) else value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{name}: {value!r} is not a field value (int, str or bytes)")
+    if isinstance(value, str):
+        return value
+    if last in _HEX_WIDTH:
+        return f"0x{value:0{_HEX_WIDTH[last]}x}"
+    if last == "flow_label":
+        return hex(value)
+    return str(value)

@@ -19,15 +19,20 @@ from typing import TextIO
 from srinspect.kernel import guest
 from srinspect.kernel.choice import Target
 
+from .cases import CASES
+from .model import Case
 from .report import run_from_json
 from .runner import Run
 
-_OWN_LINES = re.compile(r"srinspect conformance: (\d+ case runs|evidence in )")
+# The host prints its own header, timing and case-file errors (it loaded the same files).
+_OWN_LINES = re.compile(r"srinspect conformance: (\d+ case runs|evidence in |case file error)")
 
 
 def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | None,
-                 live: TextIO, log: Callable[[str], None]) -> Run:
-    """Run ``conformance run OPTIONS`` in a guest booted from ``target.image``."""
+                 live: TextIO, log: Callable[[str], None], cases: Sequence[Case] = CASES
+                 ) -> Run:
+    """Run ``conformance run OPTIONS`` in a guest booted from ``target.image``; ``cases`` is
+    the host's catalogue (with the user cases of ``--cases``) the report is read back with."""
     assert target.image is not None
     with tempfile.TemporaryDirectory(prefix="srinspect-guest-") as shared:
         report = Path(shared) / "report.json"
@@ -40,7 +45,7 @@ def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | Non
             rwdirs.append(evidence)
 
         def relay(line: str) -> None:
-            if not _OWN_LINES.match(line):  # the host prints its own header and timing
+            if not _OWN_LINES.match(line):
                 print(line, file=live, flush=True)
 
         result = guest.run(target.image, argv, rwdirs=rwdirs, env=guest.INNER_ENV, on_line=relay,
@@ -48,7 +53,7 @@ def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | Non
         if not report.is_file():
             raise guest.GuestError(f"the run in the guest ({target.image.release}) ended with "
                                    f"exit status {result.returncode} and wrote no report")
-        run = run_from_json(json.loads(report.read_text(encoding="utf-8")))
+        run = run_from_json(json.loads(report.read_text(encoding="utf-8")), cases)
     run.dut["kernel"] = result.release
     run.dut["guest"] = result.to_dict()
     run.total = result.total_s  # the whole guest: boot, DUT setup, cases, teardown

@@ -82,6 +82,7 @@ class Case:
     expect: Callable[[Ctx, list[Send]], Expectation]
     needs: frozenset[str] = frozenset({"srv6"})
     ref: str = ""
+    source: str = ""  # "FILE:LINE" of a user case (``--cases``); empty for the catalogue
 
     @property
     def profiles(self) -> list[Profile]:

@@ -9,9 +9,11 @@ never fail the XML and carry their verdict in ``system-out`` and a property.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .cases import CASES
@@ -38,17 +40,27 @@ def render_list(cases: Sequence[Case]) -> str:
     for c in cases:
         levels = "/".join(str(c.levels[p]) if p in c.levels else "-" for p in Profile)
         needs = ",".join(sorted(c.needs)) or "-"
+        origin = f"  [{_relative(c.source)}]" if c.source else ""
         lines.append(f"{c.id:<26} {c.rule:<24} {levels:<34} {_clip(needs, 32):<32} "
-                     f"{c.summary}")
-    lines.append(f"{len(cases)} cases")
+                     f"{c.summary}{origin}")
+    users = sum(1 for c in cases if c.source)
+    lines.append(f"{len(cases)} cases" + (f" ({users} from case files)" if users else ""))
     return "\n".join(lines) + "\n"
+
+
+def _relative(source: str) -> str:
+    """FILE:LINE relative to the working directory when the file is below it."""
+    path, _, line = source.rpartition(":")
+    with contextlib.suppress(ValueError):
+        path = str(Path(path).relative_to(Path.cwd()))
+    return f"{path}:{line}"
 
 
 def list_json(cases: Sequence[Case]) -> str:
     data = [{"id": c.id, "rule": c.rule, "levels": {str(p): str(lv) for p, lv in
                                                     c.levels.items()},
              "profiles": [str(p) for p in c.profiles], "needs": sorted(c.needs),
-             "summary": c.summary, "ref": c.ref} for c in cases]
+             "summary": c.summary, "ref": c.ref, "source": c.source or None} for c in cases]
     return json.dumps(data, indent=2) + "\n"
 
 
