@@ -25,7 +25,8 @@ from .report import run_from_json
 from .runner import Run
 
 # The host prints its own header, timing and case-file errors (it loaded the same files).
-_OWN_LINES = re.compile(r"srinspect conformance: (\d+ case runs|evidence in |case file error)")
+_OWN_LINES = re.compile(
+    r"srinspect conformance: ((\S+: )?\d+ case runs|evidence in |case file error)")
 
 
 def run_in_guest(target: Target, options: Sequence[str], *, evidence: Path | None,
