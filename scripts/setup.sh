@@ -17,6 +17,7 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # The audit's compiled pre-filter (srinspect/_skim.c) needs a C compiler and Python's headers.
 command -v gcc >/dev/null 2>&1 || need+=(gcc)

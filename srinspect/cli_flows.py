@@ -25,6 +25,7 @@ import json
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -38,12 +39,29 @@ from .cli import (
     load_keys,
     load_locators,
 )
-from .cliargs import add_flow_table_options, add_source_options, count, positive
+from .cliargs import (
+    add_flow_table_options,
+    add_metrics_options,
+    add_source_options,
+    count,
+    positive,
+)
 from .errors import CaptureFormatError
 from .events import PROTO_NAMES, FlowEvent, addr_text
 from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable, SrInfo
 from .inspector import Inspector
 from .linkload import LinkLoad, segment_pairs
+from .metrics import (
+    FaultCounter,
+    MetricsError,
+    MetricsServer,
+    MetricsSnapshot,
+    drop_samples,
+    link_samples,
+    pair_samples,
+    parse_address,
+    top_flows,
+)
 from .sources.live import (
     CaptureError,
     CaptureEvent,
@@ -123,6 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     watch.add_argument("--stats-interval", type=_positive, default=1.0, metavar="S",
                        help="seconds between stats events (default 1)")
     watch.add_argument("--no-stats", action="store_true", help="no periodic stats events")
+    add_metrics_options(watch)
     watch.set_defaults(func=cmd_watch)
 
 
@@ -183,6 +202,9 @@ class Session:
         self.wall_start = time.time()
         self.wall_end: float | None = None
         self.interrupted = False
+        #: packets per (rule, severity) since the start, when metrics are served (the table
+        #: counts per flow, and flows are forgotten; a Prometheus counter must not go down)
+        self.finding_counts: Counter[tuple[str, str]] | None = None
 
     def name(self, index: int) -> str:
         name = self.names.get(index)
@@ -211,6 +233,7 @@ class Session:
         links_add = self.links.add
         decode = self.decoder.decode
         add = table.add
+        finding_counts = self.finding_counts
         declared: set[int] = set()
         paced = source.paced
         next_stats = float("inf")
@@ -242,6 +265,9 @@ class Session:
                     if decoded is not None:
                         add(ts, frame.interface, decoded[0], decoded[1], decoded[2],
                             frame.number)
+                        if finding_counts is not None and decoded[1].findings:
+                            for f in decoded[1].findings:
+                                finding_counts[(f.rule, f.severity.label)] += 1
                         if on_events is not None and table.has_events:
                             on_events(table.drain())
                     if capture_stats and ts >= next_stats:
@@ -316,6 +342,21 @@ class Session:
 
     def pairs_list(self, now: float) -> list[dict[str, object]]:
         return [p.to_dict() for p in segment_pairs(self.table.paths(), now)]
+
+    def metrics(self, now: float, top: int, faults: FaultCounter) -> MetricsSnapshot:
+        """What a Prometheus scrape reports now (built in the capture thread)."""
+        table = self.table
+        rows = [(f.id, f.key, f.segments, *f.rate(now)) for f in table]
+        return MetricsSnapshot(
+            frames=self.decoder.frames, srv6_packets=self.decoder.srv6, flows=len(table),
+            flows_evicted=table.evicted, path_changes=table.path_changes,
+            links=link_samples(self.links.links(now)),
+            pairs=pair_samples(segment_pairs(table.paths(), now)),
+            top_flows=top_flows(rows, top),
+            findings=tuple((r, sev, n) for (r, sev), n in
+                           sorted((self.finding_counts or {}).items())),
+            drops=drop_samples(self.source.drops()), faults=faults.samples(),
+            lost=faults.lost)
 
 
 def _run_command(args: argparse.Namespace, body: Callable[[Source], int]) -> int:
@@ -669,35 +710,86 @@ def render_event_text(ev: dict[str, object]) -> str:
     return f"{head} {json.dumps(ev)}"
 
 
+def _start_metrics(args: argparse.Namespace) -> MetricsServer | None:
+    """The metrics server --metrics asks for (None without it); MetricsError when the
+    address is bad or taken."""
+    if not getattr(args, "metrics", None):
+        return None
+    return MetricsServer(parse_address(args.metrics)).start()
+
+
+class WatchMetrics:
+    """Feeds the metrics server from a watch session: a new snapshot at every stats tick
+    and at the end, capture faults as they happen."""
+
+    def __init__(self, server: MetricsServer, session: Session, top: int) -> None:
+        self.server = server
+        self.session = session
+        self.top = top
+        self.faults = FaultCounter()
+        session.finding_counts = Counter()
+
+    def publish(self, now: float) -> None:
+        self.server.publish(self.session.metrics(now, self.top, self.faults))
+
+    def capture(self, event: CaptureEvent) -> None:
+        self.faults.add(event)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
-    def body(source: Source) -> int:
-        session = Session(args, source, events=True)
-        writer = EventWriter(sys.stdout, args.format, session)
-        live = isinstance(source, LiveSource)
-        started = False
+    try:
+        server = _start_metrics(args)
+    except MetricsError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run_command(args, lambda source: _watch(args, source, server))
+    finally:
+        if server is not None:
+            server.stop()
 
-        def start(ts: float | None) -> None:
-            """The start event: at once for live capture (wall clock, the capture is
-            running), else with the first frame's time (capture time, like every event)."""
-            nonlocal started
-            started = True
-            writer.write({"event": "start", "ts": ts, "source": source.name, "live": live,
-                          "filter": args.bpf, "interfaces": list(args.interfaces) or None})
-            sys.stdout.flush()
 
-        if live:
-            start(time.time())
-        status = EXIT_OK
-        try:
-            session.run(writer.events, None if args.no_stats else writer.stats,
-                        args.stats_interval, None if live else start, writer.capture)
-        except CaptureFormatError as exc:
-            status = _input_error(session, exc)
-        if not started:
-            start(None)  # an empty capture: no time to give
-        now = time.time() if live else (session.last_ts or 0.0)
-        writer.stats(now, final=True)
-        _warn_drops(source.drops())
-        return status or session.capture_status()
+def _watch(args: argparse.Namespace, source: Source, server: MetricsServer | None) -> int:
+    """Run the event stream over ``source``, publishing metrics when ``server`` is given."""
+    session = Session(args, source, events=True)
+    writer = EventWriter(sys.stdout, args.format, session)
+    metrics = WatchMetrics(server, session, args.metrics_top) if server is not None else None
+    live = isinstance(source, LiveSource)
+    started = False
 
-    return _run_command(args, body)
+    def start(ts: float | None) -> None:
+        """The start event: at once for live capture (wall clock, the capture is
+        running), else with the first frame's time (capture time, like every event)."""
+        nonlocal started
+        started = True
+        writer.write({"event": "start", "ts": ts, "source": source.name, "live": live,
+                      "filter": args.bpf, "interfaces": list(args.interfaces) or None})
+        sys.stdout.flush()
+
+    def stats(now: float) -> None:
+        if not args.no_stats:
+            writer.stats(now)
+        if metrics is not None:
+            metrics.publish(now)
+
+    def capture(event: CaptureEvent) -> None:
+        if metrics is not None:
+            metrics.capture(event)
+        writer.capture(event)
+
+    if live:
+        start(time.time())
+    status = EXIT_OK
+    try:
+        session.run(writer.events, None if args.no_stats and metrics is None else stats,
+                    args.stats_interval, None if live else start, capture)
+    except CaptureFormatError as exc:
+        status = _input_error(session, exc)
+    if not started:
+        start(None)  # an empty capture: no time to give
+    now = time.time() if live else (session.last_ts or 0.0)
+    if metrics is not None:
+        metrics.publish(now)
+    writer.stats(now, final=True)
+    _warn_drops(source.drops())
+    return status or session.capture_status()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
+from typing import TYPE_CHECKING
 
 from .cli import (
     EXIT_OK,
@@ -18,8 +21,26 @@ from .cli import (
     load_keys,
     load_locators,
 )
-from .cliargs import add_flow_table_options, add_source_options, count, positive
+from .cliargs import (
+    add_flow_table_options,
+    add_metrics_options,
+    add_source_options,
+    count,
+    positive,
+)
 from .errors import CaptureFormatError
+from .metrics import (
+    FaultCounter,
+    MetricsError,
+    MetricsServer,
+    MetricsSnapshot,
+    from_monitor,
+    parse_address,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tui.engine import MonitorEngine
+    from .tui.feeds import Feed
 
 _positive = positive
 _count = count
@@ -52,14 +73,41 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="seconds between screen refreshes (default 0.2)")
     add_profile_and_keys(p)
     add_locator_options(p)
+    add_metrics_options(p)
     p.set_defaults(func=cmd_monitor)
+
+
+class MonitorMetrics:
+    """Answers a Prometheus scrape from the monitor's engine (any thread: the engine takes
+    its own lock; this one keeps concurrent scrapes from double-counting capture faults)."""
+
+    def __init__(self, engine: MonitorEngine, feed: Feed, top: int) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.top = top
+        self.faults = FaultCounter()
+        self.seen = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> MetricsSnapshot:
+        with self.lock:
+            self.seen, events = self.engine.capture_events_since(self.seen)
+            for event in events:
+                self.faults.add(event)
+            snap = self.engine.snapshot(time.time())
+            return from_monitor(snap, self.top, self.faults, self.feed.drops())
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from .sources.live import CaptureError
-    from .tui.feeds import Feed, file_source, live_feed
+    from .tui.feeds import file_source, live_feed
     from .tui.lab import LabMap, LabUnavailable, load_lab
 
+    try:
+        address = parse_address(args.metrics) if args.metrics else None
+    except MetricsError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     keyring = load_keys(args)
     locators = load_locators(args)
     lab: LabMap | None = None
@@ -94,9 +142,19 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                      max_packets=args.max_packets, max_flows=args.max_flows,
                      idle_timeout=args.idle_timeout, window=args.window,
                      refresh_interval=args.refresh, locators=locators)
+    server: MetricsServer | None = None
     try:
+        if address is not None:
+            try:
+                server = MetricsServer(address, MonitorMetrics(app.engine, feed,
+                                                               args.metrics_top)).start()
+            except MetricsError as exc:
+                print(f"srinspect: {exc}", file=sys.stderr)
+                return EXIT_USAGE
         app.run()
     finally:
+        if server is not None:
+            server.stop()
         feed.stop()
         app.capture_done.wait(timeout=10)
         feed.close()

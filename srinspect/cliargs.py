@@ -64,3 +64,14 @@ def add_flow_table_options(p: argparse.ArgumentParser, *, idle_timeout: float) -
                    help=f"forget flows idle this long, capture time (default {idle_timeout:g})")
     p.add_argument("--window", type=positive, default=5.0, metavar="S",
                    help="sliding window for rates (default 5 s)")
+
+
+def add_metrics_options(p: argparse.ArgumentParser) -> None:
+    """``--metrics ADDR:PORT`` and ``--metrics-top N`` (watch, monitor)."""
+    p.add_argument("--metrics", metavar="ADDR:PORT",
+                   help="serve Prometheus metrics (text exposition at /metrics) on ADDR:PORT, "
+                        "e.g. 127.0.0.1:9464: per-link packets/bytes, segment-pair load, "
+                        "findings per rule, drops, capture faults, the busiest flows")
+    p.add_argument("--metrics-top", type=count, default=10, metavar="N",
+                   help="flows exported by rate (default 10, at most 100: bounded "
+                        "cardinality)")
