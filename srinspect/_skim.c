@@ -98,6 +98,15 @@ static inline int chain(uint8_t nh) {
            nh == 140;
 }
 
+/* fastpath._l2_inner_chain: Next Header 143 (SRv6 L2 encapsulation) whose Ethernet frame
+ * at ``eth`` carries IPv6 with more headers; the one Ethernet walk is ipv6_offset's. */
+static int l2_inner_chain(const uint8_t *d, Py_ssize_t eth, Py_ssize_t limit) {
+    Py_ssize_t at = ipv6_offset(LT_ETHERNET, d + eth, limit - eth);
+    if (at < 0 || eth + at + 40 > limit) return 0;
+    uint8_t inh = d[eth + at + 6];
+    return chain(inh) || inh == 41 || inh == 4;
+}
+
 /* fastpath.clean_simple_srh, byte for byte. */
 static int clean_simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int draft04) {
     /* written so that no huge ``off`` (fast_srh takes it from Python) can overflow */
@@ -124,6 +133,7 @@ static int clean_simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int 
             if (chain(inh) || inh == 41 || inh == 4) return 0;
         }
     }
+    if (nh == 143 && l2_inner_chain(d, s + size, limit)) return 0;
     Py_ssize_t seg = s + 8 + 16 * (Py_ssize_t)sl; /* seg + 16 <= s + size <= n */
     if (memcmp(d + off + 24, d + seg, 16) != 0) return 0;
     static const uint8_t zeros[10] = {0};
@@ -162,6 +172,7 @@ static Py_ssize_t simple_hmac_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off
             if (chain(inh) || inh == 41 || inh == 4) return -1;
         }
     }
+    if (nh == 143 && l2_inner_chain(d, s + size, limit)) return -1;
     Py_ssize_t seg = s + 8 + 16 * (Py_ssize_t)sl;
     if (memcmp(d + off + 24, d + seg, 16) != 0) return -1;
     static const uint8_t zeros[10] = {0};

@@ -127,6 +127,8 @@ class Auditor:
         self.on_frame = on_frame  # sees every frame (annotation), so it costs only when set
         self.on_progress: ProgressHook | None = None
         self.interrupted = False  # set by Ctrl-C; the report so far stays valid
+        #: the capture being read (hooks look up its pcapng interface names), else None
+        self.reader: CaptureReader | None = None
 
     def audit_files(self, paths: Iterable[str]) -> AuditReport:
         for path in paths:
@@ -145,6 +147,7 @@ class Auditor:
         srh_before, packets_before = insp.srh_packets, insp.packets
         try:
             with self.open_reader(path) as reader:
+                self.reader = reader
                 fr.compressed = bool(getattr(reader, "compressed", False))
                 try:
                     if detail or self.on_frame is not None:

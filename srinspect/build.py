@@ -6,6 +6,7 @@ bytes matter; fields are written as given (``payload_length`` may lie on purpose
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Sequence
 
@@ -15,6 +16,8 @@ from .srh import FLAG_H, SrhSpec, hmac_tlv, padding_tlv, push_srh, resolve
 from .wire import parse_ip6
 
 ETH_IPV6 = 0x86DD
+ETH_IPV4 = 0x0800
+NH_ETHERNET = 143  # SRv6 L2 encapsulation: an Ethernet frame follows (RFC 8986)
 
 
 def addr(value: str | bytes) -> bytes:
@@ -63,8 +66,32 @@ def icmpv6_echo(src: str | bytes, dst: str | bytes, ident: int, seq: int, payloa
 
 
 def ethernet(payload: bytes, ethertype: int = ETH_IPV6, src: bytes = b"\x02\x00\x00\x00\x00\x01",
-             dst: bytes = b"\x02\x00\x00\x00\x00\x02") -> bytes:
-    return dst + src + struct.pack("!H", ethertype) + payload
+             dst: bytes = b"\x02\x00\x00\x00\x00\x02", tags: Sequence[bytes] = ()) -> bytes:
+    """An Ethernet II frame; ``tags`` (``vlan_tag``) go between the MACs and the EtherType,
+    outermost first."""
+    return dst + src + b"".join(tags) + struct.pack("!H", ethertype) + payload
+
+
+def vlan_tag(vid: int, pcp: int = 0, dei: int = 0, tpid: int = 0x8100) -> bytes:
+    """One 4-byte VLAN tag: 0x8100 802.1Q (C-tag), 0x88a8 802.1ad (S-tag of QinQ)."""
+    return struct.pack("!HH", tpid, (pcp << 13) | (dei << 12) | vid)
+
+
+def ipv4_packet(src: str, dst: str, protocol: int, payload: bytes, ttl: int = 64,
+                tos: int = 0, ident: int = 0) -> bytes:
+    """An IPv4 packet (20-byte header, DF set) with a correct header checksum."""
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), ident, 0x4000, ttl,
+                       protocol, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return head[:10] + struct.pack("!H", _checksum(head)) + head[12:] + payload
+
+
+def udp4(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
+    """A UDP datagram with its checksum over the IPv4 pseudo-header."""
+    length = 8 + len(payload)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!xBH", 17, length)
+    head = struct.pack("!HHHH", sport, dport, length, 0)
+    csum = _checksum(pseudo + head + payload) or 0xFFFF
+    return struct.pack("!HHHH", sport, dport, length, csum) + payload
 
 
 def srv6_packet(src: str | bytes, srh: bytes | SrhSpec, inner: bytes, *,

@@ -33,7 +33,7 @@ from .sinks.audit_json import iter_json, iter_jsonl_lines
 from .sinks.audit_text import iter_text
 from .sinks.csv_report import iter_csv
 from .sinks.junit import render_junit
-from .sources import open_capture
+from .sources import CaptureReader, open_capture
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -333,6 +333,12 @@ def _audit_sequential(auditor: Auditor, inputs: list[str], sizes: dict[str, int]
             between()
 
 
+def interface_name(reader: CaptureReader | None, index: int) -> str | None:
+    """The pcapng name (if_name) of interface ``index`` of the capture being read."""
+    interfaces = getattr(reader, "interfaces", ())  # any reader a subclass opens (URLs)
+    return interfaces[index].name if 0 <= index < len(interfaces) else None
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     keyring = load_keys(args)
     shown = 0
@@ -344,10 +350,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
             return
         shown += 1
         shown_error = shown_error or any(f.severity is Severity.ERROR for f in result.findings)
+        name = interface_name(auditor.reader, result.frame.interface)
         if args.format == "jsonl":
-            text = json.dumps(packet_dict(result, file, args.profile)) + "\n"
+            text = json.dumps(packet_dict(result, file, args.profile, name)) + "\n"
         else:
-            text = render_tree(packet_tree(result, args.profile)) + "\n\n"
+            text = render_tree(packet_tree(result, args.profile, name)) + "\n\n"
         try:
             sys.stdout.write(text)
         except BrokenPipeError:

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from .fields import Header
 from .findings import Finding, HmacCheck
+from .frame import Frame
 from .inspector import PacketResult
 from .ipv6 import EXT_NAMES, Ipv4, Ipv6, transport_ports
+from .linklayer import linktype_name, pull_link
 from .rules import Profile
 from .srh import TLV_HMAC, TLV_NAMES_DRAFT04, TLV_NAMES_RFC8754, Srh, Tlv
+from .transport import pull_transport
 from .wire import ip4, ip6
 
 PROTO_NAMES = {0: "Hop-by-Hop", 4: "IPv4", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
                44: "Fragment", 51: "AH", 58: "ICMPv6", 59: "No Next Header",
-               60: "Destination Options", 1: "ICMP", 132: "SCTP"}
+               60: "Destination Options", 1: "ICMP", 132: "SCTP", 143: "Ethernet"}
+DSCP_NAMES = {0: "CS0", 8: "CS1", 16: "CS2", 24: "CS3", 32: "CS4", 40: "CS5", 48: "CS6",
+              56: "CS7", 10: "AF11", 12: "AF12", 14: "AF13", 18: "AF21", 20: "AF22",
+              22: "AF23", 26: "AF31", 28: "AF32", 30: "AF33", 34: "AF41", 36: "AF42",
+              38: "AF43", 44: "VOICE-ADMIT", 46: "EF", 1: "LE"}
+ECN_NAMES = {0: "Not-ECT", 1: "ECT(1)", 2: "ECT(0)", 3: "CE"}
 
 
 @dataclass(slots=True)
@@ -52,21 +62,91 @@ def tlv_name(tlv: Tlv, profile: Profile) -> str:
     return names.get(tlv.type, "Unknown")
 
 
-def packet_tree(result: PacketResult, profile: Profile) -> Node:
-    """The detail tree of a packet, every SRH field and TLV, findings under their field."""
+def packet_tree(result: PacketResult, profile: Profile, interface_name: str | None = None
+                ) -> Node:
+    """The detail tree of a packet: frame, link layer, every IP header with every SRH field
+    and TLV, an L2-encapsulated Ethernet frame, the transport header; findings under their
+    field. ``interface_name``: the pcapng interface's name, when the capture gives one."""
     frame = result.frame
     root = Node(f"Frame {frame.number}: {len(frame.data)} bytes captured"
-                f" ({frame.orig_len} on the wire), link type {frame.linktype}", "", 0,
+                f" ({frame.orig_len} on the wire), {linktype_name(frame.linktype)}", "", 0,
                 len(frame.data))
+    _frame_nodes(root, frame, interface_name)
+    link = pull_link(frame.linktype, frame.data)
+    if link is not None:
+        _header_node(root, link, "link")
     hmacs = {h.tlv_offset: h for h in result.hmacs}
+    l2 = result.l2
     for depth, ip in enumerate(result.layers):
+        if l2 is not None and ip.offset > l2.offset:
+            _header_node(root, l2, "l2", "Inner ")
+            l2 = None
         _ipv6_node(frame.data, root, ip, hmacs, profile, inner=depth > 0)
+    if l2 is not None:
+        _header_node(root, l2, "l2", "Inner ")
     if isinstance(result.inner, Ipv4):
-        ip = result.inner
-        root.add(f"Inner IPv4: {ip4(ip.src)} -> {ip4(ip.dst)}, protocol "
-                 f"{proto_name(ip.protocol)}, TTL {ip.ttl}", "inner", ip.offset, 20)
+        _ipv4_node(frame.data, root, result.inner)
     _attach(root, result.findings)
     return root
+
+
+def arrival_time(ts: float) -> tuple[str, str]:
+    """(UTC date and time, epoch seconds), both to the microsecond as the capture gives it;
+    a timestamp no calendar can show (a damaged pcapng) keeps only its epoch text."""
+    micros = round(ts * 1_000_000)
+    epoch = f"{'-' if micros < 0 else ''}{abs(micros) // 1_000_000}.{abs(micros) % 1_000_000:06d}"
+    try:
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    except OverflowError:
+        return "out of range", epoch
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"), epoch
+
+
+def _frame_nodes(root: Node, frame: Frame, interface_name: str | None) -> None:
+    """What tshark shows under "Frame": when it arrived, where, which encapsulation."""
+    when, epoch = arrival_time(frame.ts)
+    root.add(f"Arrival Time: {when}", "frame.time")
+    root.add(f"Epoch Time: {epoch} seconds", "frame.time_epoch")
+    if interface_name is not None:
+        root.add(f"Interface: {frame.interface} ({interface_name})", "frame.interface")
+    root.add(f"Encapsulation: {linktype_name(frame.linktype)} ({frame.linktype})",
+             "frame.linktype")
+
+
+def _header_node(parent: Node, header: Header, prefix: str, title: str = "") -> Node:
+    """A link-layer or transport header: one node, its captured fields below it and, when
+    the capture cut some off, one line naming them (as the SRH does)."""
+    summary = f", {header.summary}" if header.summary else ""
+    length = max(min(header.length, _captured_end(header) - header.offset), 0)
+    node = parent.add(f"{title}{header.name}{summary}", prefix, header.offset, length)
+    for f in header.fields:
+        if f.captured:
+            node.add(f"{f.title}: {f.text}", f"{prefix}.{f.key}", f.offset, f.length)
+    if header.not_captured:
+        titles = ", ".join(f.title for f in header.fields if not f.captured)
+        node.add(f"{titles}: {NOT_CAPTURED}", f"{prefix}.not_captured")
+    return node
+
+
+def _captured_end(header: Header) -> int:
+    """End of the header's captured fields (a node must not claim bytes that are not there)."""
+    ends = [f.offset + f.length for f in header.fields if f.captured]
+    return max(ends, default=header.offset + header.length if not header.fields
+               else header.offset)
+
+
+def _tc_node(parent: Node, offset: int, tclass: int, title: str, length: int) -> None:
+    dscp, ecn = tclass >> 2, tclass & 3
+    node = parent.add(f"{title}: 0x{tclass:02x} (DSCP: {dscp_name(dscp)}, ECN: "
+                      f"{ECN_NAMES[ecn]})", "traffic_class", offset, length)
+    node.add(f"Differentiated Services Codepoint: {dscp_name(dscp)} ({dscp})", "dscp",
+             offset, length)
+    node.add(f"Explicit Congestion Notification: {ECN_NAMES[ecn]} ({ecn})", "ecn",
+             offset + length - 1, 1)
+
+
+def dscp_name(dscp: int) -> str:
+    return DSCP_NAMES.get(dscp, f"0x{dscp:02x}")
 
 
 def _ipv6_node(buf: bytes, root: Node, ip: Ipv6, hmacs: dict[int, HmacCheck], profile: Profile,
@@ -74,6 +154,9 @@ def _ipv6_node(buf: bytes, root: Node, ip: Ipv6, hmacs: dict[int, HmacCheck], pr
     title = "Inner IPv6" if inner else "Internet Protocol Version 6"
     node = root.add(f"{title}: {ip6(ip.src)} -> {ip6(ip.dst)}", "inner" if inner else "ipv6",
                     ip.offset, 40)
+    node.add("Version: 6", "version", ip.offset, 1)
+    _tc_node(node, ip.offset, ip.traffic_class, "Traffic Class", 2)
+    node.add(f"Flow Label: 0x{ip.flow_label:05x}", "flow_label", ip.offset + 1, 3)
     node.add(f"Payload Length: {ip.payload_length}", "payload_length", ip.offset + 4, 2)
     node.add(f"Next Header: {proto_name(ip.next_header)} ({ip.next_header})", "next_header",
              ip.offset + 6, 1)
@@ -90,11 +173,40 @@ def _ipv6_node(buf: bytes, root: Node, ip: Ipv6, hmacs: dict[int, HmacCheck], pr
                      "", ext.offset, ext.length)
     for srh in srhs.values():  # SRHs too short to enter the chain
         _srh_node(node, srh, ip, hmacs, profile)
-    if ip.upper >= 0:
-        proto, sport, dport = transport_ports(buf, ip)
-        ports = f", {sport} -> {dport}" if (sport or dport) and proto in (6, 17, 132) else ""
-        node.add(f"Upper layer: {proto_name(proto)} ({proto}){ports}", "upper",
-                 ip.upper_offset, max(ip.limit - ip.upper_offset, 0))
+    _upper_node(buf, node, ip)
+
+
+def _upper_node(buf: bytes, node: Node, ip: Ipv6 | Ipv4) -> None:
+    """The protocol after the IP header (and chain), with its transport header when known."""
+    proto = ip.upper if isinstance(ip, Ipv6) else ip.protocol
+    if proto < 0:
+        return
+    _, sport, dport = transport_ports(buf, ip)
+    ports = f", {sport} -> {dport}" if (sport or dport) and proto in (6, 17, 132) else ""
+    upper = node.add(f"Upper layer: {proto_name(proto)} ({proto}){ports}", "upper",
+                     ip.upper_offset, max(ip.limit - ip.upper_offset, 0))
+    header = pull_transport(buf, proto, ip.upper_offset, ip.limit)
+    if header is not None:
+        _header_node(upper, header, "transport")
+
+
+def _ipv4_node(buf: bytes, root: Node, ip: Ipv4) -> None:
+    """The IPv4 packet of an encapsulation (behind Next Header 4 or an inner EtherType)."""
+    o = ip.offset
+    node = root.add(f"Inner IPv4: {ip4(ip.src)} -> {ip4(ip.dst)}, protocol "
+                    f"{proto_name(ip.protocol)}, TTL {ip.ttl}", "inner", o, 20)
+    node.add("Version: 4", "version", o, 1)
+    node.add(f"Header Length: {ip.ihl} bytes", "ihl", o, 1)
+    _tc_node(node, o + 1, ip.tos, "Differentiated Services Field", 1)
+    node.add(f"Total Length: {ip.total_length}", "total_length", o + 2, 2)
+    node.add(f"Identification: 0x{ip.ident:04x}", "ident", o + 4, 2)
+    node.add(f"Flags and Fragment Offset: 0x{ip.frag:04x}", "frag", o + 6, 2)
+    node.add(f"Time to Live: {ip.ttl}", "ttl", o + 8, 1)
+    node.add(f"Protocol: {proto_name(ip.protocol)} ({ip.protocol})", "protocol", o + 9, 1)
+    node.add(f"Header Checksum: 0x{ip.checksum:04x}", "checksum", o + 10, 2)
+    node.add(f"Source: {ip4(ip.src)}", "src", o + 12, 4)
+    node.add(f"Destination: {ip4(ip.dst)}", "dst", o + 16, 4)
+    _upper_node(buf, node, ip)
 
 
 NOT_CAPTURED = "not captured"
@@ -260,28 +372,64 @@ def srh_dict(srh: Srh, profile: Profile, hmacs: dict[int, HmacCheck]) -> dict[st
     }
 
 
+def transport_dict(buf: bytes, ip: Ipv6 | Ipv4) -> dict[str, object] | None:
+    """The transport header behind ``ip`` as JSON (null fields: not captured)."""
+    proto = ip.upper if isinstance(ip, Ipv6) else ip.protocol
+    header = pull_transport(buf, proto, ip.upper_offset, ip.limit)
+    return header.to_dict() if header is not None else None
+
+
+def ip_fields(ip: Ipv6 | Ipv4) -> dict[str, object]:
+    """The IP header fields beyond addresses, as in the tree."""
+    if isinstance(ip, Ipv6):
+        return {"version": 6, "traffic_class": ip.traffic_class, "dscp": ip.traffic_class >> 2,
+                "ecn": ip.traffic_class & 3, "flow_label": ip.flow_label,
+                "payload_length": ip.payload_length, "next_header": ip.next_header,
+                "hop_limit": ip.hop_limit}
+    return {"version": 4, "tos": ip.tos, "dscp": ip.tos >> 2, "ecn": ip.tos & 3,
+            "total_length": ip.total_length, "ttl": ip.ttl, "protocol": ip.protocol}
+
+
 def inner_dict(buf: bytes, inner: Ipv6 | Ipv4 | None) -> dict[str, object] | None:
     if inner is None:
         return None
     proto, sport, dport = transport_ports(buf, inner)
     fmt = ip6 if isinstance(inner, Ipv6) else ip4
-    return {"version": inner.version, "src": fmt(inner.src), "dst": fmt(inner.dst),
-            "protocol": proto, "sport": sport, "dport": dport}
+    return {**ip_fields(inner), "src": fmt(inner.src), "dst": fmt(inner.dst),
+            "protocol": proto, "sport": sport, "dport": dport,
+            "transport": transport_dict(buf, inner)}
 
 
-def packet_dict(result: PacketResult, file: str, profile: Profile) -> dict[str, object]:
-    """One SRv6 packet as the ``decode --format jsonl`` object (issue 2's contract)."""
+def frame_dict(frame: Frame, interface_name: str | None) -> dict[str, object]:
+    """Frame metadata and the link layer, as the tree shows them."""
+    when, epoch = arrival_time(frame.ts)
+    link = pull_link(frame.linktype, frame.data)
+    return {"time": float(epoch), "time_utc": when, "length": frame.orig_len,
+            "captured_length": len(frame.data), "interface": frame.interface,
+            "interface_name": interface_name,
+            "link": ({"linktype": frame.linktype, **link.to_dict()} if link is not None
+                     else {"linktype": frame.linktype, "name": linktype_name(frame.linktype)})}
+
+
+def packet_dict(result: PacketResult, file: str, profile: Profile,
+                interface_name: str | None = None) -> dict[str, object]:
+    """One SRv6 packet as the ``decode --format jsonl`` object (issue 2's contract; issue 16
+    added the frame, link, IPv6 and transport fields, and ``l2`` for Next Header 143)."""
     ip = result.ip
+    data = result.frame.data
     hmacs = {h.tlv_offset: h for h in result.hmacs}
     srhs = [s for layer in result.layers for s in layer.srhs]
     return {
         "file": file,
         "frame": result.frame.number,
+        **frame_dict(result.frame, interface_name),
         "src": ip6(ip.src),
         "dst": ip6(ip.dst),
-        "hop_limit": ip.hop_limit,
+        **ip_fields(ip),
         "srh": srh_dict(srhs[0], profile, hmacs) if srhs else None,
         "extra_srhs": [srh_dict(s, profile, hmacs) for s in srhs[1:]],
-        "inner": inner_dict(result.frame.data, result.inner),
+        "transport": transport_dict(data, ip),
+        "l2": result.l2.to_dict() if result.l2 is not None else None,
+        "inner": inner_dict(data, result.inner),
         "findings": [f.to_dict() for f in result.findings],
     }

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable
 
 from . import skim
+from .linklayer import ETHERTYPE_IPV6, ethernet_payload
 
 _FIXED = struct.Struct("!HBB")  # payload length, next header, hop limit (at offset 4)
 _SRH = struct.Struct("!BBBBBBH")
@@ -47,6 +48,8 @@ def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
         inner = s + size
         if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
             return False
+    if nh == 143 and _l2_inner_chain(data, s + size, limit):
+        return False
     seg = s + 8 + 16 * sl
     if data[off + 24 : off + 40] != data[seg : seg + 16]:
         return False
@@ -57,6 +60,13 @@ def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
             return False
         p += 16
     return True
+
+
+def _l2_inner_chain(data: bytes, eth: int, limit: int) -> bool:
+    """Next Header 143: the Ethernet frame at ``eth`` carries IPv6 with more headers (maybe
+    an SRH the validator must see); mirrors inspector._l2_may_hold_srh, conservatively."""
+    ethertype, at = ethernet_payload(data[:limit], eth)
+    return ethertype == ETHERTYPE_IPV6 and at + 40 <= limit and data[at + 6] in _INNER_CHAIN
 
 
 def simple_hmac_srh(data: bytes, off: int) -> int:
@@ -84,6 +94,8 @@ def simple_hmac_srh(data: bytes, off: int) -> int:
         inner = s + size
         if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
             return -1
+    if nh == 143 and _l2_inner_chain(data, s + size, limit):
+        return -1
     seg = s + 8 + 16 * sl
     if data[off + 24 : off + 40] != data[seg : seg + 16]:
         return -1

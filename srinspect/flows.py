@@ -49,7 +49,7 @@ from .events import (
 from .findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
 from .frame import Frame
 from .inspector import Inspector, PacketResult
-from .ipv6 import NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
+from .ipv6 import NH_ETHERNET, NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
 from .linkload import LinkLoad, RateWindow
 
 __all__ = [
@@ -115,6 +115,11 @@ def key_from_result(result: PacketResult) -> FlowKey:
         return (ip.src, final, inner.src, inner.dst, proto, sport, dport)
     if ip.upper in (NH_IPV6, NH_IPV4):  # encapsulated, but the inner header is cut short
         return (ip.src, final, b"", b"", ip.upper, None, None)  # ports not captured
+    if ip.upper == NH_ETHERNET:  # L2 encapsulation without an IP packet to key on
+        l2 = result.l2
+        ethertype = l2.get("ethertype") if l2 is not None else None
+        ports = 0 if ethertype is not None and ethertype not in _IP_ETHERTYPES else None
+        return (ip.src, final, b"", b"", NH_ETHERNET, ports, ports)  # None: cut off
     proto, sport, dport = transport_ports(data, ip)
     return (ip.src, final, b"", b"", proto, sport, dport)
 
@@ -561,6 +566,7 @@ _CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})
 _INNER_SLOW = _CHAIN | {NH_IPV6, NH_IPV4}
 _ICMP = frozenset({58, 1})
 _ENCAP = frozenset({NH_IPV6, NH_IPV4})
+_IP_ETHERTYPES = frozenset({0x86DD, 0x0800})  # an L2 frame that carries one of these is keyed on it
 # Outer Next Header values that may be SRv6 but need the full decoder (HBH, frag, AH, DO).
 _OUTER_SLOW = frozenset({0, 44, 51, 60})
 
@@ -663,8 +669,8 @@ class FlowDecoder:
                 total = _U16.unpack_from(data, s + 2)[0]
                 limit = pend if total == 0 else min(pend, s + total)
                 l4 = s + max((data[s] & 0x0F) << 2, 20)
-            elif nxt in _CHAIN:
-                return self._slow(frame)
+            elif nxt in _CHAIN or nxt == NH_ETHERNET:
+                return self._slow(frame)  # L2 encapsulation: the inner frame's 5-tuple
             else:
                 proto = nxt
                 isrc = idst = b""

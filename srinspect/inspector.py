@@ -14,11 +14,22 @@ from functools import lru_cache
 
 from .fastnew import frozen_constructor
 from .fastpath import fast_srh
+from .fields import Header
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding, HmacCheck
 from .frame import Frame
-from .ipv6 import MAX_NESTING, NH_IPV4, NH_IPV6, Ipv4, Ipv6, pull_inner, pull_ipv6
+from .ipv6 import (
+    MAX_NESTING,
+    NH_ETHERNET,
+    NH_IPV4,
+    NH_IPV6,
+    Ipv4,
+    Ipv6,
+    pull_inner,
+    pull_ipv6,
+    pull_l2,
+)
 from .keys import Keyring, compute_draft04, macs_equal
-from .linklayer import ipv6_offset_func
+from .linklayer import ETHERTYPE_IPV6, ethernet_payload, ipv6_offset_func
 from .locators import Locators
 from .rules import RULES, Profile
 from .srh import Srh
@@ -54,7 +65,8 @@ class FastResult:
 @dataclass(slots=True)
 class PacketResult:
     """One SRv6 packet: the outer IPv6 header with its chain, the encapsulated packet (if
-    any), every finding and every HMAC verification result."""
+    any), every finding and every HMAC verification result. ``l2`` is the Ethernet header of
+    an L2 encapsulation (Next Header 143); ``inner`` is then the IP packet that frame carries."""
 
     frame: Frame
     ip: Ipv6
@@ -62,6 +74,7 @@ class PacketResult:
     findings: list[Finding] = field(default_factory=list)
     hmacs: list[HmacCheck] = field(default_factory=list)
     layers: list[Ipv6] = field(default_factory=list)
+    l2: Header | None = None
 
     @property
     def srh(self) -> Srh | None:
@@ -183,6 +196,13 @@ class Inspector:
             if not isinstance(layer, Ipv6):
                 break
             result.layers.append(layer)
+            if layer.upper == NH_ETHERNET and result.l2 is None:
+                if not detail and not _l2_may_hold_srh(data, layer):
+                    break  # audit only, as below: the fast path mirrors this (fastpath.py)
+                result.l2, layer = pull_l2(data, layer, pad1=self._pad1)
+                if result.inner is None:
+                    result.inner = layer
+                continue
             if layer.upper not in (NH_IPV6, NH_IPV4):
                 break
             if not detail and not _may_hold_srh(data, layer):
@@ -222,6 +242,15 @@ def _may_hold_srh(data: bytes, outer: Ipv6) -> bool:
     """Whether the encapsulated packet could carry an SRH (IPv6 with more headers)."""
     at = outer.upper_offset
     return (outer.upper == NH_IPV6 and at + 40 <= outer.limit
+            and data[at + 6] in _INTERESTING)
+
+
+def _l2_may_hold_srh(data: bytes, outer: Ipv6) -> bool:
+    """Whether the Ethernet frame behind Next Header 143 carries IPv6 that could hold an SRH
+    (fastpath.clean_simple_srh and _skim.c decide the same from the same bytes)."""
+    frame = data[: outer.limit]
+    ethertype, at = ethernet_payload(frame, outer.upper_offset)
+    return (ethertype == ETHERTYPE_IPV6 and at + 40 <= outer.limit
             and data[at + 6] in _INTERESTING)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from .fields import Header
+from .linklayer import pull_ethernet
 from .srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh, pull_srh, pull_tlvs
 
 IPV6_FIXED = struct.Struct("!IHBB16s16s")
@@ -28,6 +30,9 @@ NH_ICMPV6 = 58
 NH_NONE = 59
 NH_DEST_OPTS = 60
 NH_SCTP = 132
+NH_ETHERNET = 143  # an Ethernet frame: SRv6 L2 encapsulation (RFC 8986 End.DX2, H.Encaps.L2)
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_IPV4 = 0x0800
 # Headers laid out as (next header, hdr ext len in 8-octet units after the first 8 octets).
 GENERIC_EXT = frozenset({NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, 135, 139, 140})
 PORT_PROTOCOLS = frozenset({NH_TCP, NH_UDP, NH_SCTP, 136})
@@ -100,6 +105,12 @@ class Ipv4:
     ttl: int
     upper_offset: int
     limit: int
+    tos: int = 0
+    total_length: int = 0
+    ihl: int = 20  # header length in bytes
+    ident: int = 0
+    frag: int = 0  # flags and fragment offset, as on the wire
+    checksum: int = 0
 
     version = 4
 
@@ -179,13 +190,14 @@ def pull_srh_partial(buf: bytes, offset: int, limit: int) -> Srh:
 def pull_ipv4(buf: bytes, offset: int, captured_end: int) -> Ipv4 | None:
     if offset + 20 > captured_end:
         return None
-    vihl, _tos, total, _id, _frag, ttl, proto, _csum, src, dst = IPV4_FIXED.unpack_from(
+    vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = IPV4_FIXED.unpack_from(
         buf, offset)
     if vihl >> 4 != 4:
         return None
     ihl = (vihl & 0x0F) * 4
     limit = min(captured_end, offset + total) if total else captured_end
-    return Ipv4(offset, src, dst, proto, ttl, offset + max(ihl, 20), limit)
+    return Ipv4(offset, src, dst, proto, ttl, offset + max(ihl, 20), limit, tos, total, ihl,
+                ident, frag, csum)
 
 
 def pull_inner(buf: bytes, outer: Ipv6, *, pad1: bool) -> Ipv6 | Ipv4 | None:
@@ -195,6 +207,19 @@ def pull_inner(buf: bytes, outer: Ipv6, *, pad1: bool) -> Ipv6 | Ipv4 | None:
     if outer.upper == NH_IPV4:
         return pull_ipv4(buf, outer.upper_offset, outer.limit)
     return None
+
+
+def pull_l2(buf: bytes, outer: Ipv6, *, pad1: bool) -> tuple[Header, Ipv6 | Ipv4 | None]:
+    """The Ethernet frame behind Next Header 143 (SRv6 L2 encapsulation) and the IPv6 or
+    IPv4 packet it carries, if any; both end where the outer packet's usable bytes end."""
+    frame = buf[: outer.limit]  # the inner frame may not read past the outer payload
+    header = pull_ethernet(frame, outer.upper_offset)
+    ethertype, payload = header.get("ethertype"), header.offset + header.length
+    if ethertype == ETHERTYPE_IPV6:
+        return header, pull_ipv6(buf, payload, outer.limit, pad1=pad1)
+    if ethertype == ETHERTYPE_IPV4:
+        return header, pull_ipv4(buf, payload, outer.limit)
+    return header, None
 
 
 ICMP_PROTOCOLS = frozenset({NH_ICMPV6, 1})

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .fields import Field, Header, uncaptured
+
 LINKTYPE_NULL = 0  # BSD loopback: 4-byte address family in the *capturing host's* byte order
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101  # raw IPv4 or IPv6, told apart by the version nibble
@@ -51,13 +53,22 @@ _LOOP_INET6 = frozenset(v.to_bytes(4, "big") for v in _AF_INET6_VALUES)
 OffsetFunc = Callable[[bytes], int]
 
 
-def _ethernet(data: bytes) -> int:
-    """Ethernet II, skipping any number of VLAN/QinQ tags (the loop ends with the frame)."""
-    ethertype = data[12:14]
-    off = 14
+def ethernet_payload(data: bytes, start: int = 0) -> tuple[bytes, int]:
+    """(EtherType, payload offset) of the Ethernet II frame at ``start``, past any number
+    of VLAN/QinQ tags (the loop ends with the frame). The EtherType is shorter than 2 bytes
+    when the frame is cut before it. The one Ethernet walk: the outer link layer, the
+    detail view (``pull_ethernet``) and SRv6 L2 encapsulation (Next Header 143) use it."""
+    ethertype = data[start + 12 : start + 14]
+    off = start + 14
     while ethertype in _VLAN_TPIDS:
         ethertype = data[off + 2 : off + 4]
         off += 4
+    return ethertype, off
+
+
+def _ethernet(data: bytes) -> int:
+    """Ethernet II carrying IPv6, behind any VLAN/QinQ tags."""
+    ethertype, off = ethernet_payload(data)
     return off if ethertype == ETHERTYPE_IPV6 else -1
 
 
@@ -121,3 +132,134 @@ def ipv6_offset_func(linktype: int) -> OffsetFunc | None:
 def linktype_name(linktype: int) -> str:
     """Human name for messages, e.g. ``"Ethernet"`` or ``"linktype 147"``."""
     return LINKTYPE_NAMES.get(linktype, f"linktype {linktype}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The link-layer header field by field, for the decode tree and JSON (not the hot path).
+
+ETHERTYPE_NAMES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8100: "802.1Q",
+                   0x88A8: "802.1ad", 0x9100: "QinQ", 0x8847: "MPLS", 0x88CC: "LLDP"}
+_TPID_NAMES = {0x8100: "802.1Q", 0x88A8: "802.1ad", 0x9100: "802.1Q-in-Q (0x9100)"}
+SLL_PACKET_TYPES = {0: "Unicast to us", 1: "Broadcast", 2: "Multicast",
+                    3: "Unicast to another host", 4: "Sent by us"}
+_AF_NAMES = {2: "IPv4", 10: "IPv6", 24: "IPv6", 28: "IPv6", 30: "IPv6"}
+
+
+def mac_text(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def ethertype_text(value: int) -> str:
+    name = ETHERTYPE_NAMES.get(value)
+    return f"{name} (0x{value:04x})" if name else f"0x{value:04x}"
+
+
+def _num(data: bytes, off: int, size: int) -> int | None:
+    """The big-endian number at ``off``, or None when the frame ends before its last byte."""
+    return int.from_bytes(data[off : off + size], "big") if off + size <= len(data) else None
+
+
+def _field(data: bytes, key: str, title: str, off: int, size: int,
+           fmt: Callable[[int], str] = str) -> Field:
+    value = _num(data, off, size)
+    if value is None:
+        return uncaptured(key, title, off, size)
+    return Field(key, title, value, fmt(value), off, size)
+
+
+def _mac_field(data: bytes, key: str, title: str, off: int, size: int = 6) -> Field:
+    if off + size > len(data):
+        return uncaptured(key, title, off, size)
+    text = mac_text(data[off : off + size])
+    return Field(key, title, text, text, off, size)
+
+
+def pull_ethernet(data: bytes, start: int = 0) -> Header:
+    """Ethernet II at ``start``: MACs, every VLAN tag (PCP, DEI, VID) and the EtherType;
+    ``data`` ends where the frame's usable bytes end, so a field past it is not captured."""
+    ethertype, payload = ethernet_payload(data, start)
+    fields = [_mac_field(data, "dst", "Destination", start),
+              _mac_field(data, "src", "Source", start + 6)]
+    for tag in range(start + 12, payload - 2, 4):
+        tci = _num(data, tag + 2, 2)
+        if tci is None:
+            break  # the tag's TCI was cut off: no tag to show
+        tpid = int.from_bytes(data[tag : tag + 2], "big")
+        vlan = {"tpid": tpid, "pcp": tci >> 13, "dei": (tci >> 12) & 1, "id": tci & 0x0FFF}
+        fields.append(Field("vlan", _TPID_NAMES.get(tpid, f"0x{tpid:04x}") + " tag", vlan,
+                            f"PRI {vlan['pcp']}, DEI {vlan['dei']}, ID {vlan['id']}", tag, 4))
+    fields.append(_field(data, "ethertype", "Type", payload - 2, 2, ethertype_text))
+    src, dst = fields[1].value, fields[0].value
+    summary = f"Src: {src or NOT_CAPTURED}, Dst: {dst or NOT_CAPTURED}"
+    return Header("Ethernet II", start, payload - start, tuple(fields), summary, ("vlan",))
+
+
+NOT_CAPTURED = "not captured"
+
+
+def _sll(data: bytes) -> Header:
+    """Linux cooked v1 (16 bytes): packet type, ARPHRD type, address length, address (8
+    bytes, the first ``length`` of them used) and protocol."""
+    halen = _num(data, 4, 2)
+    fields = (_field(data, "packet_type", "Packet type", 0, 2, _pkttype_text),
+              _field(data, "hatype", "Link-layer address type", 2, 2),
+              _field(data, "halen", "Link-layer address length", 4, 2),
+              _mac_field(data, "address", "Source", 6, min(halen or 0, 8) or 8),
+              _field(data, "protocol", "Protocol", 14, 2, ethertype_text))
+    return Header("Linux cooked capture v1", 0, 16, fields,
+                  f"{_pkttype_text(_num(data, 0, 2))}, Src: {fields[3].text or NOT_CAPTURED}")
+
+
+def _sll2(data: bytes) -> Header:
+    """Linux cooked v2 (20 bytes): protocol, reserved, interface index, ARPHRD type, packet
+    type, address length, address."""
+    halen = _num(data, 11, 1)
+    fields = (_field(data, "protocol", "Protocol", 0, 2, ethertype_text),
+              _field(data, "reserved", "Reserved", 2, 2),
+              _field(data, "ifindex", "Interface index", 4, 4),
+              _field(data, "hatype", "Link-layer address type", 8, 2),
+              _field(data, "packet_type", "Packet type", 10, 1, _pkttype_text),
+              _field(data, "halen", "Link-layer address length", 11, 1),
+              _mac_field(data, "address", "Source", 12, min(halen or 0, 8) or 8))
+    return Header("Linux cooked capture v2", 0, 20, fields,
+                  f"{_pkttype_text(_num(data, 10, 1))}, interface index {fields[2].value}")
+
+
+def _pkttype_text(value: int | None) -> str:
+    if value is None:
+        return NOT_CAPTURED
+    return f"{SLL_PACKET_TYPES.get(value, 'Unknown')} ({value})"
+
+
+def _family(data: bytes, order: str) -> Header:
+    """BSD NULL (host byte order: the value that is a known family wins) or LOOP (network
+    order): a 4-byte address family."""
+    name = "Null/Loopback" if order == "host" else "OpenBSD loopback"
+    if len(data) < 4:
+        return Header(name, 0, 4, (uncaptured("family", "Family", 0, 4),))
+    big, little = int.from_bytes(data[:4], "big"), int.from_bytes(data[:4], "little")
+    value = big if order == "big" or big in _AF_NAMES or little not in _AF_NAMES else little
+    text = f"{_AF_NAMES.get(value, 'Unknown')} ({value})"
+    return Header(name, 0, 4, (Field("family", "Family", value, text, 0, 4),), text)
+
+
+def _raw_header(data: bytes) -> Header:
+    return Header("Raw packet data", 0, 0, (), "no link-layer header")
+
+
+_PULL_LINK: dict[int, Callable[[bytes], Header]] = {
+    LINKTYPE_NULL: lambda d: _family(d, "host"),
+    LINKTYPE_ETHERNET: pull_ethernet,
+    LINKTYPE_RAW: _raw_header,
+    LINKTYPE_LOOP: lambda d: _family(d, "big"),
+    LINKTYPE_LINUX_SLL: _sll,
+    LINKTYPE_IPV4: _raw_header,
+    LINKTYPE_IPV6: _raw_header,
+    LINKTYPE_LINUX_SLL2: _sll2,
+}
+
+
+def pull_link(linktype: int, data: bytes) -> Header | None:
+    """The link-layer header of a frame, field by field; None for an unsupported type."""
+    fn = _PULL_LINK.get(linktype)
+    return fn(data) if fn is not None else None
