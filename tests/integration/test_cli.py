@@ -385,3 +385,22 @@ def test_bad_profile_is_a_usage_error(run_srinspect: Callable, wireshark_sample:
     assert proc.returncode == 2
     assert b"Traceback" not in proc.stderr
     assert b"draft-04 or rfc8754" in proc.stderr
+
+
+def test_decode_shows_frame_link_ipv6_and_transport(run_cli: Callable, crafted04: Path) -> None:
+    """Issue 16 item 6: what tshark -V shows besides the SRH, in the tree and the JSON."""
+    res = run_cli("decode", crafted04, "--frame", "2")
+    assert res.rc == 0
+    for line in ("Arrival Time: 2023-11-14 22:13:21.000000 UTC", "Interface: 0 (crafted)",
+                 "Encapsulation: Ethernet (1)",
+                 "Ethernet II, Src: 02:00:00:00:00:01, Dst: 02:00:00:00:00:02",
+                 "Version: 6", "Traffic Class: 0x00 (DSCP: CS0, ECN: Not-ECT)",
+                 "Flow Label: 0x00000", "User Datagram Protocol, Src Port: 1000, Dst Port: 2000",
+                 "Length: 14", "Checksum: 0x5351"):
+        assert line in res.out, line
+    assert "link type" not in res.out
+    obj = next(o for o in _decode_jsonl(run_cli, crafted04) if o["frame"] == 2)
+    assert obj["interface_name"] == "crafted" and obj["time"] == 1700000001.0
+    assert obj["link"]["src"] == "02:00:00:00:00:01" and obj["link"]["vlans"] == []
+    assert (obj["version"], obj["dscp"], obj["ecn"], obj["flow_label"]) == (6, 0, 0, 0)
+    assert obj["inner"] is None and obj["transport"]["sport"] == 1000  # an inline SRH

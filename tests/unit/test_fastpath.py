@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srinspect.build import inner_udp, ipv6_packet, srv6_packet
+from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet
 from srinspect.fastpath import clean_simple_srh
 from srinspect.frame import Frame
 from srinspect.inspector import CLEAN, Inspector, PacketResult
@@ -16,6 +16,9 @@ from srinspect.srh import SrhSpec, push_srh
 
 SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]
 INNER = inner_udp("2001:db8:a::100", "2001:db8:f::100")
+# SRv6 L2 encapsulation (Next Header 143) of a frame whose IPv6 packet has a faulty SRH
+L2_FAULTY = ethernet(srv6_packet("2001:db8:a::100", SrhSpec(SEGS, segments_left=5), INNER,
+                                 dst=SEGS[1]))
 
 
 def _frame(data: bytes) -> Frame:
@@ -45,6 +48,16 @@ def test_faulty_packets_leave_the_fast_path() -> None:
         assert isinstance(result, PacketResult) and result.findings
 
 
+def test_l2_encapsulated_faulty_srh_leaves_the_fast_path() -> None:
+    """Next Header 143: the outer SRH is clean, the SRv6 packet in the Ethernet frame is not."""
+    data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1, next_header=143),
+                       L2_FAULTY)
+    assert not clean_simple_srh(data, 0, True)
+    result = Inspector().feed(_frame(data), detail=False)
+    assert isinstance(result, PacketResult)
+    assert [f.rule for f in result.findings] == ["srh.segleft.range"]
+
+
 segment = st.one_of(
     st.sampled_from(["2001:db8::1", "::", "::1", "ff02::2", "::ffff:10.0.0.1", "fc00::5"]),
     st.binary(min_size=16, max_size=16),
@@ -58,7 +71,7 @@ segment = st.one_of(
     fs_delta=st.integers(-1, 1),
     flags=st.sampled_from([0, 0x08, 0x40, 0x80, 0x01]),
     reserved=st.sampled_from([0, 1]),
-    nh=st.sampled_from([41, 4, 17, 43, 59]),
+    nh=st.sampled_from([41, 4, 17, 43, 59, 143]),
     da_index=st.integers(0, 5),
     plen_delta=st.sampled_from([0, 0, -8, 8]),
     profile=st.sampled_from(list(Profile)),
@@ -69,7 +82,7 @@ def test_fast_path_agrees_with_the_validator(segs, sl, fs_delta, flags, reserved
     raw = [s if isinstance(s, bytes) else s for s in segs]
     srh = push_srh(SrhSpec(raw, segments_left=sl, first_segment=fs, flags=flags,
                            reserved=reserved, next_header=nh))
-    payload = srh + (INNER if nh == 41 else b"\x00" * 8)
+    payload = srh + {41: INNER, 143: L2_FAULTY}.get(nh, b"\x00" * 8)
     dst = push_srh(SrhSpec(raw))[8 + 16 * min(da_index, len(raw) - 1):][:16]
     data = ipv6_packet("2001:db8:a::1", dst, 43, payload,
                        payload_length=max(len(payload) + plen_delta, 0))

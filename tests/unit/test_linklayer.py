@@ -180,3 +180,49 @@ def test_wireshark_sample_is_all_ipv6_at_offset_0() -> None:
     func = ipv6_offset_func(frames[0].linktype)
     assert func is not None
     assert [func(f.data) for f in frames] == [0] * 10
+
+
+# --- the link layer field by field (decode tree and JSON) --------------------------------
+
+
+@given(linktype=st.sampled_from(sorted(ll.LINKTYPE_NAMES)), data=st.binary(max_size=40))
+def test_pull_link_never_raises_and_shows_only_captured_fields(linktype: int,
+                                                               data: bytes) -> None:
+    header = ll.pull_link(linktype, data)
+    assert header is not None
+    for f in header.fields:
+        assert f.captured == (f.offset + f.length <= len(data)) or f.key == "address"
+        if f.captured:
+            assert f.offset + f.length <= len(data)
+
+
+def test_sll_sll2_and_loopback_fields() -> None:
+    sll = bytes.fromhex("0004000100060200000000aa0000") + b"\x86\xdd"
+    h = ll.pull_link(ll.LINKTYPE_LINUX_SLL, sll)
+    assert h is not None
+    assert (h.get("packet_type"), h.get("hatype"), h.get("address"), h.get("protocol")) == (
+        4, 1, "02:00:00:00:00:aa", 0x86DD)
+    sll2 = b"\x86\xdd" + bytes(2) + (7).to_bytes(4, "big") + bytes.fromhex("00010006") + \
+        bytes.fromhex("020000000001") + bytes(2)
+    h = ll.pull_link(ll.LINKTYPE_LINUX_SLL2, sll2)
+    assert h is not None and (h.get("ifindex"), h.get("packet_type")) == (7, 0)
+    for data, linktype in (((30).to_bytes(4, "little"), ll.LINKTYPE_NULL),
+                           ((30).to_bytes(4, "big"), ll.LINKTYPE_NULL),
+                           ((24).to_bytes(4, "big"), ll.LINKTYPE_LOOP)):
+        h = ll.pull_link(linktype, data)
+        assert h is not None and h.get("family") in (24, 30)
+    raw = ll.pull_link(ll.LINKTYPE_RAW, b"\x60")
+    assert raw is not None and raw.fields == () and raw.name == "Raw packet data"
+    assert ll.pull_link(147, b"") is None
+
+
+def test_ethernet_vlan_tags_and_cuts() -> None:
+    frame = bytes(12) + bytes.fromhex("88a8006481000005") + b"\x86\xdd" + bytes(40)
+    h = ll.pull_ethernet(frame)
+    assert [f.value for f in h.fields if f.key == "vlan"] == [
+        {"tpid": 0x88A8, "pcp": 0, "dei": 0, "id": 100},
+        {"tpid": 0x8100, "pcp": 0, "dei": 0, "id": 5}]
+    assert h.offset + h.length == 22 == ipv6_offset_func(1)(frame)
+    cut = ll.pull_ethernet(frame[:15])
+    assert cut.get("ethertype") is None and [f.key for f in cut.fields] == [
+        "dst", "src", "ethertype"]

@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 
 from srinspect import fastpath, skim
 from srinspect.audit import Auditor
-from srinspect.build import ethernet, inner_udp, srv6_packet, with_hmac
+from srinspect.build import (
+    ETH_IPV4,
+    NH_ETHERNET,
+    ethernet,
+    inner_udp,
+    ipv4_packet,
+    srv6_packet,
+    udp4,
+    vlan_tag,
+    with_hmac,
+)
 from srinspect.frame import Frame
 from srinspect.inspector import _INTERESTING, CLEAN, Inspector
 from srinspect.keys import Key, Keyring
@@ -74,6 +84,7 @@ def _seed_packets() -> list[bytes]:
     ]
     out.append(srv6_packet("2001:db8:b::1", SrhSpec(["2001:db8:9::1"], segments_left=0),
                            out[0]))  # an SRH inside an SRH
+    out.extend(_l2_seeds(out[0], out[2]))
     for path in CAPTURES:
         with open_capture(path) as reader:
             for frame in reader:
@@ -82,6 +93,23 @@ def _seed_packets() -> list[bytes]:
                 if off >= 0:
                     out.append(frame.data[off:])
     return out
+
+
+def _l2_seeds(good: bytes, bad: bytes) -> list[bytes]:
+    """SRv6 L2 encapsulation (Next Header 143): the Ethernet frame carries plain IPv6, IPv4,
+    an SRv6 packet (clean or faulty: the pre-filter must not call it clean), behind QinQ
+    tags, and behind a simple HMAC SRH (the HMAC batch must not take it either)."""
+    def l2(frame: bytes, spec: SrhSpec | None = None) -> bytes:
+        spec = spec or SrhSpec(["2001:db8:7::1"], segments_left=0, next_header=NH_ETHERNET)
+        return srv6_packet("2001:db8:b::1", spec, frame)
+
+    qinq = (vlan_tag(100, tpid=0x88A8), vlan_tag(10))
+    ip4 = ipv4_packet("10.0.0.1", "10.0.0.2", 17, udp4("10.0.0.1", "10.0.0.2", 1, 2, b"x"))
+    hmac = with_hmac(SrhSpec(SEGS, segments_left=1, next_header=NH_ETHERNET),
+                     "2001:db8:b::1", KEY)
+    return [l2(ethernet(INNER)), l2(ethernet(ip4, ETH_IPV4)), l2(ethernet(good)),
+            l2(ethernet(bad)), l2(ethernet(bad, tags=qinq)), l2(ethernet(INNER, tags=qinq)),
+            l2(ethernet(bad), hmac), l2(ethernet(INNER), hmac)]
 
 
 SEEDS = _seed_packets()
@@ -228,6 +256,22 @@ def _audit_both(monkeypatch: pytest.MonkeyPatch, paths: list[Path],
         pure = _audit(paths, profile)
     assert fast == pure
     return fast
+
+
+@needs_native
+@pytest.mark.parametrize("profile", list(Profile))
+def test_l2_encapsulation_audit_is_unchanged(tmp_path, monkeypatch, profile) -> None:
+    """Next Header 143: the same report with and without the pre-filter, and the faulty
+    SRv6 packet inside the Ethernet frame is found (not hidden as a clean outer SRH)."""
+    l2 = _l2_seeds(SEEDS[0], SEEDS[2])
+    path = tmp_path / "l2.pcap"
+    write_pcap(path, [Frame(i + 1, 1.0 + i, 1, ethernet(p), len(p) + 14)
+                      for i, p in enumerate(l2 * 50)], 1)
+    rep = _audit_both(monkeypatch, [path], profile)
+    by_rule = rep["summary"]["by_rule"]  # type: ignore[index]
+    assert by_rule.get("srh.segleft.range") == 3 * 50, by_rule
+    tcpdump = EXTERNAL / "tcpdump" / "ipv6-srh-ipproto-ether.pcap"
+    assert _audit_both(monkeypatch, [tcpdump], profile)["summary"]["srh_packets"] == 1  # type: ignore[index]
 
 
 @needs_native

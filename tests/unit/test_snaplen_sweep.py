@@ -6,6 +6,10 @@ frame must be either absent (None / "not captured") or the value the whole frame
 decode tree (every leaf lies inside the captured bytes), the JSON, the flow table export and
 the monitor's flow rows. A last test runs the real ``editcap`` and the CLI on the cuts the
 issue reported (57-61 bytes of an Ethernet frame: 3-7 bytes of the SRH).
+
+Item 6 and 2 of the issue added the link layer, the IPv6 fixed fields, the transport header
+and an L2-encapsulated Ethernet frame (Next Header 143) to both views: the same rule holds
+for every nested JSON object, and tcpdump's L2 frame and a built QinQ/IPv4 one are cut too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ from pathlib import Path
 
 import pytest
 
+from srinspect.build import (
+    ETH_IPV4,
+    NH_ETHERNET,
+    ethernet,
+    ipv4_packet,
+    srv6_packet,
+    udp4,
+    vlan_tag,
+)
 from srinspect.dissect import Node, packet_dict, packet_tree, render_tree
 from srinspect.flows import FlowDecoder, FlowMonitor, FlowTable
 from srinspect.frame import Frame
@@ -26,6 +39,7 @@ from srinspect.inspector import Inspector, PacketResult
 from srinspect.linkload import LinkLoad
 from srinspect.rules import Profile
 from srinspect.sources import open_capture
+from srinspect.srh import SrhSpec
 from srinspect.tui.engine import MonitorEngine
 from srinspect.tui.widgets.panels import render_flow
 
@@ -41,13 +55,28 @@ def _real_frames() -> list[tuple[str, Frame]]:
     picks = [(EXTERNAL / "wireshark-sample-sr-header.pcap", 2),
              (EXTERNAL / "tcpdump" / "ipv6-srh-ext-header.pcap", 1),
              (EXTERNAL / "tcpdump" / "ipv6-srh-tlv-pad1-padn-5.pcap", 1),
-             (REPO / "pcaps" / "kernel-hmac.pcap", 2)]
+             (REPO / "pcaps" / "kernel-hmac.pcap", 2),
+             (EXTERNAL / "tcpdump" / "ipv6-srh-ipproto-ether.pcap", 1)]  # L2: NH 143
     out = []
     for path, number in picks:
         with open_capture(path) as reader:
             frame = next(f for f in reader if f.number == number)
         out.append((f"{path.name}#{number}", frame))
+    out.append(("built-l2-qinq-ipv4", _l2_qinq_ipv4()))
     return out
+
+
+def _l2_qinq_ipv4() -> Frame:
+    """SRv6 L2 encapsulation of a QinQ-tagged Ethernet frame carrying IPv4/UDP, inside a
+    VLAN-tagged outer Ethernet frame: every kind of header the tree learned, one cut at a time."""
+    ip4 = ipv4_packet("10.0.0.1", "10.0.0.2", 17,
+                      udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"srinspect"), tos=0xB8)
+    l2 = ethernet(ip4, ETH_IPV4, b"\x02\x00\x00\x00\x00\xaa", b"\x02\x00\x00\x00\x00\xbb",
+                  tags=(vlan_tag(100, tpid=0x88A8), vlan_tag(10, pcp=5)))
+    pkt = srv6_packet("2001:db8:a::1", SrhSpec(["2001:db8:f::1", "2001:db8:2::1"],
+                                               segments_left=1, next_header=NH_ETHERNET), l2)
+    data = ethernet(pkt, tags=(vlan_tag(5),))
+    return Frame(1, 1700000000.25, 1, data, len(data))
 
 
 FRAMES = _real_frames()
@@ -70,17 +99,23 @@ def _leaves(root: Node) -> Iterator[Node]:
             yield node
 
 
+_SKIP = frozenset({"offset", "captured_length", "not_captured", "tlvs", "flag_names", "hmac",
+                   "findings", "extra_srhs"})
+
+
 def _assert_not_invented(cut: dict[str, object] | None, full: dict[str, object] | None,
                          where: str) -> None:
-    """Every value in ``cut`` is None or equal to the whole frame's; lists are prefixes."""
+    """Every value in ``cut`` is None or equal to the whole frame's, in nested objects too
+    (link, l2, transport, inner); lists are prefixes."""
     if cut is None:
         return
     assert full is not None, where
     for key, value in cut.items():
-        if value is None or key in ("offset", "captured_length", "not_captured", "tlvs",
-                                    "flag_names", "hmac"):
+        if value is None or key in _SKIP:
             continue
-        if isinstance(value, list) and key == "segments":
+        if isinstance(value, dict):
+            _assert_not_invented(value, full[key], f"{where}: {key}")  # type: ignore[arg-type]
+        elif isinstance(value, list) and key in ("segments", "vlans"):
             assert value == full[key][:len(value)], f"{where}: {key}"  # type: ignore[index]
         else:
             assert value == full[key], f"{where}: {key} = {value!r}, really {full[key]!r}"
@@ -106,8 +141,12 @@ def test_tree_and_json_show_only_captured_fields(name: str, frame: Frame,
             if leaf.offset >= 0:
                 assert leaf.offset + leaf.length <= n, f"{where}: {leaf.label!r}"
         doc = packet_dict(result, "f", profile)
-        for key in ("src", "dst", "hop_limit"):
+        for key in ("src", "dst", "hop_limit", "version", "traffic_class", "flow_label",
+                    "payload_length"):
             assert doc[key] == whole[key], where
+        _assert_not_invented({k: v for k, v in doc.items() if k not in ("srh", "inner")},
+                             whole, where)
+        _assert_captured_fields_only(doc, n, where)
         srh, full_srh = doc["srh"], whole["srh"]
         assert isinstance(srh, dict) and isinstance(full_srh, dict)
         _assert_not_invented(srh, full_srh, where)
@@ -126,6 +165,56 @@ def test_tree_and_json_show_only_captured_fields(name: str, frame: Frame,
             assert "hmac" not in tlv or tlv["complete"], where
         _assert_not_invented(doc["inner"], whole["inner"], where)  # type: ignore[arg-type]
     assert cut_inside_fixed >= 5  # the issue's 3..7-byte cuts were all exercised
+
+
+def _assert_captured_fields_only(doc: dict[str, object], n: int, where: str) -> None:
+    """Link, L2 and transport fields: a value only when all its bytes are in the cut."""
+    inner = doc["inner"]
+    headers = [doc["link"], doc["l2"], doc["transport"],
+               inner.get("transport") if isinstance(inner, dict) else None]
+    for header in headers:
+        if not isinstance(header, dict):
+            continue
+        missing = set(header["not_captured"])  # type: ignore[arg-type]
+        ends = _FIELD_ENDS.get(str(header["name"]), {})
+        for key, end in ends.items():
+            if key in header:
+                captured = int(header["offset"]) + end <= n  # type: ignore[call-overload]
+                assert (header[key] is not None) == captured, f"{where}: {key}"
+                assert (key in missing) == (not captured), f"{where}: {key} listed"
+
+
+# Where each field ends, from the start of its header (enough to pin the rule down).
+_FIELD_ENDS: dict[str, dict[str, int]] = {
+    "User Datagram Protocol": {"sport": 2, "dport": 4, "length": 6, "checksum": 8},
+    "Transmission Control Protocol": {"sport": 2, "dport": 4, "seq": 8, "ack": 12,
+                                      "flags": 14, "window": 16, "checksum": 18},
+    "Internet Control Message Protocol v6": {"type": 1, "code": 2, "checksum": 4},
+    "Ethernet II": {"dst": 6, "src": 12},
+}
+
+
+@pytest.mark.parametrize(("name", "frame"), FRAMES, ids=[n for n, _ in FRAMES])
+def test_whole_frames_show_the_new_fields(name: str, frame: Frame) -> None:
+    """The sweep above would pass vacuously on a view that shows nothing: on the whole frame
+    the link layer, IPv6 fixed fields and the transport header (where there is one) are there."""
+    result = _decode(frame, Profile.DRAFT04)
+    assert result is not None
+    doc = packet_dict(result, "f", Profile.DRAFT04)
+    link = doc["link"]
+    assert isinstance(link, dict) and link["not_captured"] == []
+    assert doc["version"] == 6 and isinstance(doc["flow_label"], int)
+    text = render_tree(packet_tree(result, Profile.DRAFT04))
+    for label in ("Arrival Time:", "Version: 6", "Traffic Class:", "Flow Label:",
+                  "Payload Length:", "Hop Limit:"):
+        assert label in text, label
+    assert "link type" not in text
+    if frame.linktype == 1:
+        assert link["src"] and link["dst"] and "Ethernet II, Src:" in text
+    inner = doc["inner"]
+    transport = inner["transport"] if isinstance(inner, dict) else doc["transport"]
+    if name.startswith(("built-l2", "ipv6-srh-ipproto-ether", "wireshark", "kernel-hmac")):
+        assert isinstance(transport, dict) and transport["not_captured"] == [], transport
 
 
 @pytest.mark.parametrize(("name", "frame"), FRAMES, ids=[n for n, _ in FRAMES])
