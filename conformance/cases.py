@@ -13,10 +13,11 @@ segment lists are written in wire order ([0] is the final destination).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from srinspect.build import ipv6_packet
+from srinspect.build import ethernet, ipv6_packet, srv6_packet
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.keys import Keyring
@@ -35,8 +36,10 @@ from .expect import (
 from .model import Case, Level, Profile, Send
 from .packets import (
     NH_ICMPV6,
+    NH_IPV6,
     NH_ROUTING,
     NH_UDP,
+    SRH_AT,
     Ctx,
     advance,
     dec_hl,
@@ -46,6 +49,7 @@ from .packets import (
     pop_srh,
     routing_header,
     srh_len,
+    with_dst,
 )
 
 M, S, U = Level.MUST, Level.SHOULD, Level.UNSPECIFIED
@@ -55,6 +59,8 @@ ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM = 3, 4
 PP_ERRONEOUS_FIELD, PP_SR_UPPER_LAYER = 0, 4
 PTR_ROUTING_TYPE, PTR_SEGMENTS_LEFT = 42, 43  # with the routing header right after IPv6
 HMAC_TLV_BYTES = 40
+NH_ETHERNET = 143  # RFC 8986 s10.1: the SRH's Next Header for an Ethernet frame
+DX2_DST_MAC, DX2_SRC_MAC = bytes.fromhex("027372000d02"), bytes.fromhex("027372000d01")
 
 
 def lv(draft04: Level, rfc8754: Level) -> dict[Profile, Level]:
@@ -306,14 +312,93 @@ def psp(c: Ctx, sent: list[Send]) -> Expectation:
 
 
 def _end_sl0(c: Ctx) -> bytes:
-    T = c.topo
-    sid = T.sid("End")
-    return c.srv6([sid, T.down(1)], 0, inner=c.echo(sid), next_header=NH_ICMPV6)
+    return _end_sl0_to("End")(c)
+
+
+def _end_sl0_to(behaviour: str) -> Callable[[Ctx], bytes]:
+    """An SRH with SL=0 at ``behaviour``'s SID whose upper layer is an Echo Request to it."""
+    def build(c: Ctx) -> bytes:
+        T = c.topo
+        sid = T.sid(behaviour)
+        return c.srv6([sid, T.down(1)], 0, inner=c.echo(sid), next_header=NH_ICMPV6)
+    return build
 
 
 def end_sl0(c: Ctx, sent: list[Send]) -> Expectation:
     upper = 40 + srh_len(probe(sent))
     return AnyOf((Answered(), IcmpErr(ICMP_PARAM_PROBLEM, PP_SR_UPPER_LAYER, upper)))
+
+
+def usp_answered(c: Ctx, sent: list[Send]) -> Expectation:
+    return Answered()
+
+
+# --- RFC 9800 NEXT-C-SID and RFC 8986 reduced encapsulation ---------------------------------
+
+def csid_shifted(da: str, block_bits: int, csid_bits: int) -> str:
+    """RFC 9800 s4.1.1 (End with NEXT-C-SID, DA.Argument != 0): the bits after the locator
+    block move left by one C-SID, zeros fill in from the right."""
+    raw = int(ipaddress.IPv6Address(da))
+    block_mask = ((1 << block_bits) - 1) << (128 - block_bits)
+    rest = raw & ~block_mask & ((1 << 128) - 1)
+    shifted = (rest << csid_bits) & ((1 << (128 - block_bits)) - 1)
+    return str(ipaddress.IPv6Address((raw & block_mask) | shifted))
+
+
+def _csid_container(c: Ctx) -> tuple[str, str]:
+    """(DA, DA after one shift): this node's C-SID, then one C-SID of the downstream prefix.
+
+    2001:db8 | c51 | f | a1 -> 2001:db8 | f | a1: the next C-SID ``f`` keeps the packet inside
+    the prefix the DUT routes out of rx."""
+    sid = ipaddress.IPv6Address(c.topo.sid("End.NEXT-C-SID"))
+    words = list(sid.exploded.split(":"))
+    words[3], words[4] = "000f", "00a1"
+    da = str(ipaddress.IPv6Address(":".join(words)))
+    return da, csid_shifted(da, 32, 16)
+
+
+def _csid_shift(c: Ctx) -> bytes:
+    da, final = _csid_container(c)
+    src = c.topo.sender
+    return ipv6_packet(src, da, NH_UDP, c.udp(src, final))
+
+
+def csid_shift(c: Ctx, sent: list[Send]) -> Expectation:
+    _da, final = _csid_container(c)
+    return Forwarded(with_dst(dec_hl(probe(sent)), final), "DA shifted by one C-SID within the "
+                     "container (locator block kept), Hop Limit-1, no SRH added", port="rx")
+
+
+def _csid_last(c: Ctx) -> bytes:
+    T = c.topo
+    return c.srv6([T.down(2), T.sid("End.NEXT-C-SID")], 1)
+
+
+def encap_red(c: Ctx, sent: list[Send]) -> Expectation:
+    """RFC 8986 s5.2 H.Encaps.Red: the first segment only in the DA; the SRH holds the others
+    (Last Entry n-2) with Segments Left n-1."""
+    pol = c.topo.policies["encap-red"]
+    segs = list(reversed(pol.segments))  # wire order, [0] = last segment
+    spec = SrhSpec(segs[:-1], segments_left=len(segs) - 1, first_segment=len(segs) - 2,
+                   next_header=NH_IPV6)
+    exp = srv6_packet(pol.source or "::", spec, probe(sent), dst=pol.segments[0])
+    care: tuple[str, ...] = HEADEND_DONT_CARE + (() if pol.source else ("ipv6.src",))
+    return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
+                     "SL = n-1), Next Header 41, original packet inside", dont_care=care)
+
+
+def _dx2_frame(c: Ctx) -> bytes:
+    """An SRv6 packet carrying an Ethernet frame (Next Header 143) to the End.DX2 SID."""
+    T = c.topo
+    inner_ip = c.inner(T.alt(7))
+    frame = ethernet(inner_ip, src=DX2_SRC_MAC, dst=DX2_DST_MAC)
+    return c.srv6([T.sid("End.DX2")], 0, inner=frame, next_header=NH_ETHERNET)
+
+
+def dx2_forwarded(c: Ctx, sent: list[Send]) -> Expectation:
+    inner = probe(sent)[SRH_AT + srh_len(probe(sent)) + 14:]
+    return Forwarded(inner, "inner Ethernet frame sent unchanged out of the cross-connect "
+                     "(rx2): the IPv6 packet inside untouched, Hop Limit included", port="rx2")
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -487,6 +572,34 @@ CASES: tuple[Case, ...] = (
          "End with PSP at the penultimate segment: SL 1->0, DA updated, SRH popped",
          one(_to_sid("End.PSP", 1)), psp, needs=needs("seg6local:End.PSP"),
          ref="RFC 8986 s4.16.1"),
+    Case("end-usp", "rfc8986.end.usp", NETPROG,
+         "End with USP at the ultimate segment (SL=0): SRH popped, Echo Request answered",
+         one(_end_sl0_to("End.USP")), usp_answered, needs=needs("seg6local:End.USP"),
+         ref="RFC 8986 s4.16.2"),
+    Case("end-usd", "rfc8986.end.usd", NETPROG,
+         "End with USD at SL=0 over an inner IPv6 packet: decapsulated, inner forwarded",
+         one(_to_sid("End.USD", 0)), decap_on("rx"), needs=needs("seg6local:End.USD"),
+         ref="RFC 8986 s4.16.3"),
+    Case("end-dt46", "rfc8986.end.dt46", NETPROG,
+         "End.DT46 with an inner IPv6 packet: decapsulated, looked up in the VRF table (rx2)",
+         one(_to_sid("End.DT46", 0)), decap_on("rx2"),
+         needs=needs("seg6local:End.DT46", "port:rx2"), ref="RFC 8986 s4.8"),
+    Case("end-dx2", "rfc8986.end.dx2", NETPROG,
+         "End.DX2: the inner Ethernet frame (Next Header 143) sent out of the cross-connect",
+         one(_dx2_frame), dx2_forwarded, needs=needs("seg6local:End.DX2", "port:rx2"),
+         ref="RFC 8986 s4.9"),
+    Case("end-next-csid-shift", "rfc9800.next-csid.shift", NETPROG,
+         "End with NEXT-C-SID, argument not zero: DA shifted by one C-SID, no SRH needed",
+         one(_csid_shift), csid_shift, needs=needs("seg6local:End.NEXT-C-SID"),
+         ref="RFC 9800 s4.1.1"),
+    Case("end-next-csid-last", "rfc9800.next-csid.end", NETPROG,
+         "End with NEXT-C-SID, argument zero: the SRH steps to the next segment (SL-1, DA)",
+         one(_csid_last), advanced_on("rx"), needs=needs("seg6local:End.NEXT-C-SID"),
+         ref="RFC 9800 s4.1.1"),
+    Case("headend-encap-red", "rfc8986.h.encaps.red", NETPROG,
+         "H.Encaps.Red: first segment only in the DA, SRH holds the rest (LE n-2, SL n-1)",
+         one(_policy_packet("encap-red")), encap_red, needs=needs("policy:encap-red"),
+         ref="RFC 8986 s5.2"),
 )
 
 BY_ID: dict[str, Case] = {case.id: case for case in CASES}

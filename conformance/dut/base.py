@@ -32,6 +32,13 @@ CAPABILITIES: dict[str, str] = {
     "seg6local:End.DT6": "an End.DT6 SID whose table routes the downstream prefix out of rx2",
     "seg6local:End.B6.Encaps": "an End.B6.Encaps SID bound to the 'b6' policy",
     "seg6local:End.PSP": "an End SID with the PSP flavour",
+    "seg6local:End.USP": "an End SID with the USP flavour",
+    "seg6local:End.USD": "an End SID with the USD flavour",
+    "seg6local:End.DT46": "an End.DT46 SID whose table routes the downstream prefix out of rx2",
+    "seg6local:End.DX2": "an End.DX2 SID cross-connecting to the rx2 link",
+    "seg6local:End.NEXT-C-SID": "an End SID with the NEXT-C-SID flavour (RFC 9800), locator "
+                                "block 32 bits, C-SID 16 bits",
+    "policy:encap-red": "a headend reduced-encap policy (H.Encaps.Red)",
 }
 
 

@@ -18,11 +18,13 @@ Addresses come only from 2001:db8::/32 (documentation) and the namespaces are na
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import platform
 import secrets
 import shutil
 import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -46,12 +48,19 @@ DUT_ADDR = "2001:db8:d::1"
 SENDER_POOL = "2001:db8:a:1::/64"  # routed back to the sender: fresh ICMP destinations
 DOWNSTREAM, DOWNSTREAM_ALT = "2001:db8:f::/48", "2001:db8:e::/48"
 TABLE = "100"
+VRF = "vrf100"  # End.DT4/DT46 find TABLE through a VRF device (and net.vrf.strict_mode=1)
 HMAC_KEY_ID = 1
 PROBE_KEY_ID = 4000000000
 
 SIDS = {"End": "2001:db8:5::1", "End.X": "2001:db8:5::2", "End.T": "2001:db8:5::3",
         "End.DX6": "2001:db8:5::4", "End.DT6": "2001:db8:5::5",
-        "End.B6.Encaps": "2001:db8:5::6", "End.PSP": "2001:db8:5::7"}
+        "End.B6.Encaps": "2001:db8:5::6", "End.PSP": "2001:db8:5::7",
+        "End.USP": "2001:db8:5::8", "End.USD": "2001:db8:5::9", "End.DT46": "2001:db8:5::a",
+        "End.DX2": "2001:db8:5::b",
+        # RFC 9800 NEXT-C-SID: locator block 2001:db8::/32 (32 bits), this node's C-SID c51
+        # (16 bits); the SID prefix is block + C-SID.
+        "End.NEXT-C-SID": "2001:db8:c51::"}
+CSID_FORMAT = (32, 16)  # locator-block length, C-SID (node + function) length, in bits
 POLICIES = {
     "encap": Policy("2001:db8:101::/64", ("2001:db8:f::a1", "2001:db8:f::a2", "2001:db8:f::a3"),
                     "encap", DUT_ADDR),
@@ -59,6 +68,9 @@ POLICIES = {
     "hmac": Policy("2001:db8:103::/64", ("2001:db8:f::c1", "2001:db8:f::c2"), "encap",
                    DUT_ADDR, HMAC_KEY_ID),
     "b6": Policy("", ("2001:db8:f::d1", "2001:db8:f::d2"), "encap", DUT_ADDR),
+    "encap-red": Policy("2001:db8:104::/64",
+                        ("2001:db8:f::e1", "2001:db8:f::e2", "2001:db8:f::e3"), "encap.red",
+                        DUT_ADDR),
 }
 
 
@@ -91,6 +103,21 @@ ROUTES: dict[str, dict[str, str]] = {
                                 f"{_segs(POLICIES['b6'])} dev d1"},
     "seg6local:End.PSP": {SIDS["End.PSP"]: f"{SIDS['End.PSP']}/128 encap seg6local action End "
                           f"flavors psp dev d1"},
+    "seg6local:End.USP": {SIDS["End.USP"]: f"{SIDS['End.USP']}/128 encap seg6local action End "
+                          f"flavors usp dev d1"},
+    "seg6local:End.USD": {SIDS["End.USD"]: f"{SIDS['End.USD']}/128 encap seg6local action End "
+                          f"flavors usd dev d1"},
+    "seg6local:End.DT46": {SIDS["End.DT46"]: f"{SIDS['End.DT46']}/128 encap seg6local action "
+                           f"End.DT46 vrftable {TABLE} dev {VRF}"},
+    "seg6local:End.DX2": {SIDS["End.DX2"]: f"{SIDS['End.DX2']}/128 encap seg6local action "
+                          f"End.DX2 oif d2 dev d1"},
+    "seg6local:End.NEXT-C-SID": {
+        f"{SIDS['End.NEXT-C-SID']}/{sum(CSID_FORMAT)}":
+        f"{SIDS['End.NEXT-C-SID']}/{sum(CSID_FORMAT)} encap seg6local action End flavors "
+        f"next-csid lblen {CSID_FORMAT[0]} nflen {CSID_FORMAT[1]} dev d1"},
+    "policy:encap-red": {POLICIES["encap-red"].prefix:
+                         f"{POLICIES['encap-red'].prefix} encap seg6 mode encap.red segs "
+                         f"{_segs(POLICIES['encap-red'])} dev d1"},
 }
 SYSCTLS: dict[str, dict[str, str]] = {
     "srv6": {"ipv6/conf/d0/seg6_enabled": "1"},
@@ -224,8 +251,20 @@ class LinuxDut:
             f"route add {DOWNSTREAM} via {R1_ADDR} dev d2 table {TABLE}",
             f"sr tunsrc set {DUT_ADDR}",
         ])
+        self._add_vrf()
         netns.ip_batch(self.snd, ["link set lo up", "link set s0 up"])
         netns.ip_batch(self.rcv, ["link set lo up", "link set r0 up", "link set r1 up"])
+
+    def _add_vrf(self) -> None:
+        """A VRF device bound to TABLE for End.DT46 (best effort: without VRF support in the
+        kernel the probe finds End.DT46 refused, and its case is SKIPped with the reason)."""
+        if shutil.which("modprobe"):
+            subprocess.run(["modprobe", "-q", "vrf"], capture_output=True, check=False)
+        with contextlib.suppress(OSError), netns.inside(self.dut), \
+                open("/proc/sys/net/vrf/strict_mode", "w") as f:
+            f.write("1")
+        for line in (f"link add {VRF} type vrf table {TABLE}", f"link set {VRF} up"):
+            netns.ip(line.split(), netns=self.dut, check=False)
 
     def _open_ports(self) -> None:
         with netns.inside(self.snd):

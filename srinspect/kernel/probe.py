@@ -35,7 +35,7 @@ SEG6LOCAL_ACTIONS: dict[str, str] = {
     "End.DX2": "action End.DX2 oif p0",
     "End.DX4": "action End.DX4 nh4 192.0.2.2",
     "End.DX6": "action End.DX6 nh6 fc00:9::2",
-    "End.DT4": "action End.DT4 vrftable 100",
+    "End.DT4": "action End.DT4 vrftable 100",  # with vrf100 (table 100) and strict_mode
     "End.DT6": "action End.DT6 table 100",
     "End.DT46": "action End.DT46 vrftable 100",
     "End.B6": "action End.B6 srh segs fc00:9::a",
@@ -157,6 +157,7 @@ class _Prober:
                                  "no net.ipv6.conf.all.seg6_enabled (CONFIG_IPV6 without "
                                  "SRH processing)"))
         dev = "p0" if veth.returncode == 0 else "lo"
+        self._prepare_vrf()
         modes = {m: self._route(f"fc00:6:{i}::/64 encap seg6 mode {m} segs fc00:9::a dev {dev}")
                  for i, m in enumerate(ENCAP_MODES, 1)}
         self._add_from("seg6-encap", modes["encap"], "CONFIG_IPV6_SEG6_LWTUNNEL")
@@ -176,6 +177,16 @@ class _Prober:
             else:
                 self._add(qdisc, proc)
         return HostKernel(release, tuple(self.pieces), actions, flavors, modes)
+
+    def _prepare_vrf(self) -> None:
+        """End.DT4 and End.DT46 look their table up through a VRF device and need the
+        namespace's ``net.vrf.strict_mode=1``: give them both, as the DUT does (a kernel
+        without VRF support then refuses those two actions with its reason)."""
+        if shutil.which("modprobe"):
+            _run(["modprobe", "-q", "vrf"])
+        _run(["ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.vrf.strict_mode=1"])
+        self._ipn(["link", "add", "vrf100", "type", "vrf", "table", "100"])
+        self._ipn(["link", "set", "vrf100", "up"])
 
     def _probe_hmac(self) -> None:
         proc = self._ipn(["sr", "hmac", "set", "4000000000", "sha256"], stdin="probe\n")

@@ -24,7 +24,8 @@ SECTION5_RULES = {
     "node.icmp.ratelimit", "headend.encap", "headend.inline", "headend.hmac",
 }
 RFC8986_BEHAVIOURS = {"End", "End.X", "End.T", "End.DX6", "End.DT6", "End.B6.Encaps",
-                      "End.PSP"}
+                      "End.PSP", "End.USP", "End.USD", "End.DT46", "End.DX2",
+                      "End.NEXT-C-SID"}
 NONCE = b"\x01\x02\x03\x04"
 
 
@@ -70,6 +71,16 @@ def test_every_case_builds_tagged_packets(profile: Profile) -> None:
         assert probe[0] >> 4 == 6
         assert find_tag(probe, NONCE) is not None, f"{case.id}: probe carries no tag"
         assert pull_ipv6(probe, 0, len(probe), pad1=False) is not None
+
+
+def test_csid_shift_moves_the_argument_by_one_csid() -> None:
+    """RFC 9800 s4.1.1 on a uSID container (32-bit block, 16-bit C-SIDs)."""
+    from conformance.cases import csid_shifted
+
+    assert csid_shifted("2001:db8:c51:f:a1::", 32, 16) == "2001:db8:f:a1::"
+    assert csid_shifted("2001:db8:f:a1::", 32, 16) == "2001:db8:a1::"
+    assert csid_shifted("2001:db8:a1::", 32, 16) == "2001:db8::"
+    assert csid_shifted("fc00:0:1:2:3:4:5:6", 48, 16) == "fc00:0:1:3:4:5:6:0"
 
 
 def test_profile_selection_and_globs() -> None:
