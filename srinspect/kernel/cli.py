@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from ..errors import LabError
 from . import doctor, guest, images
@@ -77,23 +75,14 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
         image = images.resolve(args.kernel) if args.kernel else images.newest_with_srv6()
         if image is None:
             raise ImageError(f"no kernel image with SRv6 in /boot ({images.INSTALL_HINT})")
-        previous = signal.signal(signal.SIGTERM, _raise_exit)
-        try:
-            result = guest.run(image, command, rwdirs=args.rwdir, cwd=Path.cwd(),
-                               env=guest.INNER_ENV,
-                               memory=args.memory, timeout=args.timeout,
-                               on_line=lambda line: print(line, flush=True),
-                               log=lambda m: print(f"srinspect vm: {m}", file=sys.stderr,
-                                                   flush=True))
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        result = guest.run(image, command, rwdirs=args.rwdir, cwd=Path.cwd(),
+                           env=guest.INNER_ENV, memory=args.memory, timeout=args.timeout,
+                           on_line=lambda line: print(line, flush=True),
+                           log=lambda m: print(f"srinspect vm: {m}", file=sys.stderr,
+                                               flush=True))
     except (ImageError, LabError) as exc:
         print(f"srinspect vm run: {exc}", file=sys.stderr)
         return EXIT_SETUP
     print(f"srinspect vm: {result.release}, {result.accel.upper()}, boot {result.boot_s:.1f} s, "
           f"{result.total_s:.1f} s in all, exit {result.returncode}", file=sys.stderr)
     return result.returncode
-
-
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)

@@ -26,9 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from ..errors import LabError
 from . import tools
@@ -62,6 +63,26 @@ class GuestResult:
         return {"image": str(self.image.path), "release": self.release,
                 "accelerator": self.accel, "boot_s": round(self.boot_s, 1),
                 "total_s": round(self.total_s, 1)}
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) raise SystemExit(128 + signal) inside the block, so the ``finally``
+    that stops the guest runs; outside the main thread the watchdog still covers us."""
+    def raise_exit(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            old[sig] = signal.signal(sig, raise_exit)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def vng_missing() -> str | None:
@@ -116,9 +137,8 @@ def run(image: KernelImage, argv: Sequence[str], *, rwdirs: Sequence[Path] = (),
     missing = vng_missing()
     if missing:
         raise GuestError(missing)
-    reason = image.srv6_missing()
-    if reason and not image.has_modules:
-        raise GuestError(f"cannot boot {image.path}: {reason}")
+    if not image.has_modules:
+        raise GuestError(f"cannot boot {image.path}: {image.srv6_missing()}")
     if accel is None:
         accel, why = tools.accelerator()
     else:
@@ -128,15 +148,17 @@ def run(image: KernelImage, argv: Sequence[str], *, rwdirs: Sequence[Path] = (),
     for d in rw:
         d.mkdir(parents=True, exist_ok=True)
     script = guest_script(argv, cwd=cwd, env=env)
-    while True:
-        log(f"booting {image.path} ({image.release}) in a guest, {accel.upper()} ({why})")
-        try:
-            return _Boot(image, vng_argv(image, script, accel=accel, rwdirs=rw, memory=memory,
-                                         cpus=cpus), accel, why).run(on_line, timeout)
-        except _BootHung as exc:
-            if accel != "kvm":
-                raise GuestError(str(exc)) from None
-            accel, why = "tcg", f"a KVM guest did not boot in {BOOT_TIMEOUT['kvm']:.0f} s"
+    with sigterm_unwinds():
+        while True:
+            log(f"booting {image.path} ({image.release}) in a guest, {accel.upper()} ({why})")
+            try:
+                return _Boot(image, vng_argv(image, script, accel=accel, rwdirs=rw,
+                                             memory=memory, cpus=cpus), accel, why
+                             ).run(on_line, timeout)
+            except _BootHung as exc:
+                if accel != "kvm":
+                    raise GuestError(str(exc)) from None
+                accel, why = "tcg", f"a KVM guest did not boot in {BOOT_TIMEOUT['kvm']:.0f} s"
 
 
 class _BootHung(Exception):

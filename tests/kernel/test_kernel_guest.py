@@ -94,7 +94,9 @@ def _qemu_pids() -> set[int]:
     return {int(p) for p in out.split()}
 
 
-def test_a_killed_guest_run_leaves_no_qemu_behind() -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143)])
+def test_a_killed_guest_run_leaves_no_qemu_behind(sig: signal.Signals, code: int) -> None:
+    """SIGTERM unwinds and stops the guest; SIGKILL leaves it to the watchdog."""
     before = _qemu_pids()
     proc = subprocess.Popen([sys.executable, "-m", "srinspect", "vm", "run", "--", "sleep",
                              "600"], cwd=REPO, stdout=subprocess.PIPE,
@@ -105,8 +107,8 @@ def test_a_killed_guest_run_leaves_no_qemu_behind() -> None:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, "QEMU never started"
             time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)  # no chance to clean up: the watchdog must
-        proc.wait(timeout=10)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) == code
         deadline = time.monotonic() + 20
         while _qemu_pids() - before and time.monotonic() < deadline:
             time.sleep(0.2)
