@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from srinspect.build import ethernet, ipv6_packet, srv6_packet
+from srinspect.csid import shift as csid_shift_bytes
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.keys import Keyring
@@ -336,13 +337,10 @@ def usp_answered(c: Ctx, sent: list[Send]) -> Expectation:
 # --- RFC 9800 NEXT-C-SID and RFC 8986 reduced encapsulation ---------------------------------
 
 def csid_shifted(da: str, block_bits: int, csid_bits: int) -> str:
-    """RFC 9800 s4.1.1 (End with NEXT-C-SID, DA.Argument != 0): the bits after the locator
-    block move left by one C-SID, zeros fill in from the right."""
-    raw = int(ipaddress.IPv6Address(da))
-    block_mask = ((1 << block_bits) - 1) << (128 - block_bits)
-    rest = raw & ~block_mask & ((1 << 128) - 1)
-    shifted = (rest << csid_bits) & ((1 << (128 - block_bits)) - 1)
-    return str(ipaddress.IPv6Address((raw & block_mask) | shifted))
+    """RFC 9800 s4.1.1 (End with NEXT-C-SID, DA.Argument != 0): srinspect.csid.shift, the
+    one implementation the decoder and validator use too, on text addresses."""
+    return str(ipaddress.IPv6Address(
+        csid_shift_bytes(ipaddress.IPv6Address(da).packed, block_bits, csid_bits)))
 
 
 def _csid_container(c: Ctx) -> tuple[str, str]:

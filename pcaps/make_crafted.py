@@ -104,6 +104,8 @@ DRAFT04: list[Case] = [
         node_tlv(1, SRC), node_tlv(2, SEGS[0]), node_tlv(3, "2001:db8::abcd"),
         padding_tlv(4))))),
     ("valid", "flags P,O,A set (all defined)", lambda: pkt(base(flags=0x70))),
+    ("valid", "reduced SRH: SL == FS+1, first segment only in the DA (Linux encap.red)",
+     lambda: pkt(SrhSpec(SEGS[:2], segments_left=2), dst=SEGS[2])),
     ("srh.truncated", "Payload Length ends inside the SRH", truncated_by_payload_length),
     ("capture.snaplen", "snaplen cut inside the SRH (orig_len > captured)", snaplen_cut),
     ("srh.hdrlen.short", "First Segment 2 but Hdr Ext Len 2 (24 bytes)", hdrlen_short),
@@ -177,6 +179,52 @@ RFC8754: list[Case] = [
 ]
 
 
+# RFC 9800 NEXT-C-SID: one locator block 2001:db8::/32 with 16-bit C-SIDs, given to the audit
+# by crafted-csid.toml (`srinspect audit --config pcaps/crafted-csid.toml`); without it these
+# frames are ordinary SRv6 (tests check both). Containers: block | C-SIDs | zeros.
+CSID_TOML = """# C-SID format of pcaps/crafted-csid.pcapng (RFC 9800 NEXT-C-SID)
+[srv6]
+csid = ["2001:db8::/32/16"]
+"""
+C1 = "2001:db8:100:200:300::"       # three C-SIDs 0100 0200 0300
+C2 = "2001:db8:400:500::"           # two C-SIDs
+CFINAL = "2001:db8:d6::"            # one C-SID: the decapsulating node
+CSID_INNER = inner_udp("2001:db8:a::100", "2001:db8:f::100")
+
+
+def csid_pkt(segs: list[str], sl: int, dst: str, profile_next: int = 41) -> bytes:
+    return srv6_packet(SRC, SrhSpec(segs, segments_left=sl, next_header=profile_next),
+                       CSID_INNER, dst=dst)
+
+
+def csid_no_srh(dst: str) -> bytes:
+    return ipv6_packet(SRC, dst, 41, CSID_INNER)
+
+
+CSID: list[Case] = [
+    ("valid", "container not yet shifted: DA == Segment List[SL]",
+     lambda: csid_pkt([CFINAL, C2, C1], 2, C1)),
+    ("valid", "container shifted once: DA = Segment List[SL] << 16 (RFC 9800 s4.1.1)",
+     lambda: csid_pkt([CFINAL, C2, C1], 2, "2001:db8:200:300::")),
+    ("valid", "next container after the SRH step: SL 1",
+     lambda: csid_pkt([CFINAL, C2, C1], 1, C2)),
+    ("valid", "reduced SRH (H.Encaps.Red): SL == LE+1, first container only in the DA, shifted",
+     lambda: csid_pkt([CFINAL, C2], 2, "2001:db8:300::")),
+    ("valid", "no SRH: one container as DA (H.Encaps.Red with one segment), in the block",
+     lambda: csid_no_srh("2001:db8:100:200:d6::")),
+    ("srh.da.mismatch", "DA in the block but no shift of Segment List[SL] gives it",
+     lambda: csid_pkt([CFINAL, C2, C1], 2, "2001:db8:300:100::")),
+    ("csid.container.empty", "DA is the bare block 2001:db8:: (first C-SID 0)",
+     lambda: csid_pkt([CFINAL, C2, "2001:db8::"], 2, "2001:db8::")),
+    ("csid.container.empty", "Segment List[1] 2001:db8:: carries no C-SID",
+     lambda: csid_pkt([CFINAL, "2001:db8::", C1], 2, C1)),
+    ("csid.container.gap", "Segment List[1] 2001:db8:400:0:500:: has a C-SID after a 0",
+     lambda: csid_pkt([CFINAL, "2001:db8:400:0:500::", C1], 2, C1)),
+    ("csid.container.gap", "no SRH: DA 2001:db8:100::1 (C-SIDs 0100 0 0 0 0 0001)",
+     lambda: csid_no_srh("2001:db8:100::1")),
+]
+
+
 def write(path: Path, profile: Profile, cases: list[Case]) -> None:
     with path.open("wb") as out:
         w = PcapngWriter(out)
@@ -194,6 +242,8 @@ def main() -> int:
     write(HERE / "crafted-draft04.pcapng", Profile.DRAFT04, DRAFT04)
     write(HERE / "crafted-rfc8754.pcapng", Profile.RFC8754, RFC8754)
     (HERE / "crafted-keys.toml").write_text(KEYS_TOML)
+    write(HERE / "crafted-csid.pcapng", Profile.RFC8754, CSID)
+    (HERE / "crafted-csid.toml").write_text(CSID_TOML)
     return 0
 
 

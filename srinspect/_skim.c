@@ -189,7 +189,13 @@ static Py_ssize_t simple_hmac_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off
 
 /* What Inspector.feed(frame, detail=False) would do with this frame, without objects.
  * ``*ipv6`` gets the IPv6 header offset (meaningful for CLEAN_SRH and an SRH-bound SLOW). */
-static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int draft04,
+/* ``mode`` (Inspector.skim_mode): bit 0 the draft-04 profile; bit 1 C-SID formats are
+ * configured, when the RFC 9800 rules may fire on any address, so no SRH packet is clean
+ * here and none is batched: all of them go to the validator. */
+#define MODE_DRAFT04 1
+#define MODE_CSID 2
+
+static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int mode,
                       Py_ssize_t *ipv6) {
     Py_ssize_t off = ipv6_offset(linktype, d, n);
     *ipv6 = -1;
@@ -197,7 +203,8 @@ static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int draft04,
     if (off < 0 || off + 40 > n || d[off] >> 4 != 6) return NOT_IPV6;
     if (!interesting(d[off + 6])) return PLAIN_IPV6;
     *ipv6 = off;
-    return clean_simple_srh(d, n, off, draft04) ? CLEAN_SRH : SLOW;
+    if (mode & MODE_CSID) return SLOW;
+    return clean_simple_srh(d, n, off, mode & MODE_DRAFT04) ? CLEAN_SRH : SLOW;
 }
 
 static int verdict(int linktype, const uint8_t *d, Py_ssize_t n, int draft04) {
@@ -260,7 +267,7 @@ static int check_range(Py_buffer *view, Py_ssize_t pos, Py_ssize_t *end) {
 }
 
 PyDoc_STRVAR(skim_pcap_doc,
-"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, draft04, number, batch)\n"
+"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, mode, number, batch)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Consume the classic pcap records in buf[pos:end] that need no Python: not IPv6, IPv6\n"
 "that cannot lead to an SRH, or a clean simple SRv6 packet. Stops at the first record\n"
@@ -276,7 +283,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     int big, linktype, draft04, failed = 0;
     Py_ssize_t cap;
     PyObject *batch;
-    if (!PyArg_ParseTuple(args, "y*nnnpnipnO", &view, &pos, &end, &limit, &big, &cap,
+    if (!PyArg_ParseTuple(args, "y*nnnpniinO", &view, &pos, &end, &limit, &big, &cap,
                           &linktype, &draft04, &number, &batch))
         return NULL;
     if (cap < 0) {
@@ -286,7 +293,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     }
     if (check_range(&view, pos, &end) < 0) return NULL;
     if (batch_arg(&batch) < 0) return result(&view, pos, NULL, 1);
-    if (!draft04) batch = NULL;
+    if (!(draft04 & MODE_DRAFT04) || (draft04 & MODE_CSID)) batch = NULL;
     const uint8_t *b = (const uint8_t *)view.buf;
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= 16) {
@@ -320,7 +327,7 @@ static int options_ok(const uint8_t *b, Py_ssize_t start, Py_ssize_t stop, int b
 }
 
 PyDoc_STRVAR(skim_pcapng_doc,
-"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, draft04, number, batch)\n"
+"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, mode, number, batch)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Like skim_pcap, over pcapng Enhanced Packet Blocks. ``linktypes`` holds one native int32\n"
 "per declared interface (array('i').tobytes()). Stops at any other block, at an EPB the\n"
@@ -332,7 +339,7 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
     Py_ssize_t pos, end, limit, number;
     int big, draft04, failed = 0;
     PyObject *batch;
-    if (!PyArg_ParseTuple(args, "y*nnnpy*pnO", &view, &pos, &end, &limit, &big, &lt, &draft04,
+    if (!PyArg_ParseTuple(args, "y*nnnpy*inO", &view, &pos, &end, &limit, &big, &lt, &draft04,
                           &number, &batch))
         return NULL;
     const int32_t *linktypes = (const int32_t *)lt.buf;
@@ -345,7 +352,7 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
         PyBuffer_Release(&lt);
         return result(&view, pos, NULL, 1);
     }
-    if (!draft04) batch = NULL;
+    if (!(draft04 & MODE_DRAFT04) || (draft04 & MODE_CSID)) batch = NULL;
     const uint8_t *b = (const uint8_t *)view.buf;
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= 28) {
@@ -382,14 +389,14 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(verdict_doc,
-"verdict(linktype, frame, draft04) -> int\n\n"
+"verdict(linktype, frame, mode) -> int\n\n"
 "0 not IPv6, 1 IPv6 without a possible SRH, 2 clean simple SRH, 3 needs the decoder.\n"
 "For tests: the per-frame decision the skims make.");
 
 static PyObject *py_verdict(PyObject *self, PyObject *args) {
     Py_buffer view;
     int linktype, draft04;
-    if (!PyArg_ParseTuple(args, "iy*p", &linktype, &view, &draft04)) return NULL;
+    if (!PyArg_ParseTuple(args, "iy*i", &linktype, &view, &draft04)) return NULL;
     int v = verdict(linktype, (const uint8_t *)view.buf, view.len, draft04);
     PyBuffer_Release(&view);
     return PyLong_FromLong(v);

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from .csid import CsidFormats
 from .errors import CaptureFormatError
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
 from .findingstore import FindingStore
@@ -120,8 +121,8 @@ class Auditor:
 
     def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None,
                  on_packet: PacketHook | None = None, max_findings: int | None = None,
-                 on_frame: FrameHook | None = None) -> None:
-        self.inspector = Inspector(profile, keyring)
+                 on_frame: FrameHook | None = None, csid: CsidFormats | None = None) -> None:
+        self.inspector = Inspector(profile, keyring, csid=csid)
         self.report = AuditReport(profile, max_findings=max_findings)
         self.on_packet = on_packet
         self.on_frame = on_frame  # sees every frame (annotation), so it costs only when set
@@ -189,7 +190,7 @@ class Auditor:
         fast_hmac = insp.fast_hmac
         progress = self.on_progress
         next_progress = insp.packets + PROGRESS_EVERY
-        for frame in reader.skim(insp.profile is Profile.DRAFT04, hmac_batch=True):
+        for frame in reader.skim(insp.skim_mode, hmac_batch=True):  # type: ignore[arg-type]
             if frame is None:
                 for number, data, off, tlv in reader.take_hmac_batch():
                     record(fr, fast_hmac(number, data, off, tlv))  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from typing import BinaryIO, TextIO
 
 from . import __version__, skim
 from .audit import Auditor, AuditReport
+from .csid import CsidFormats, build_formats, parse_format
 from .dissect import packet_dict, packet_tree, render_tree
 from .errors import CaptureFormatError, KeyFileError
 from .inspector import Inspector, PacketResult
@@ -72,12 +73,27 @@ def add_locator_options(p: argparse.ArgumentParser) -> None:
                         "SRv6 (reduced encapsulation) only when its destination is in one; "
                         "otherwise it is an ordinary IP-in-IPv6 tunnel")
     p.add_argument("--config", action="append", default=[], metavar="FILE",
-                   help="TOML config file; [srv6] locators = [\"PREFIX\", ...] adds locators "
-                        "(repeatable)")
+                   help="TOML config file; [srv6] locators = [\"PREFIX\", ...] adds locators, "
+                        "csid = [\"FORMAT\", ...] C-SID formats (repeatable)")
+    p.add_argument("--csid", action="append", default=[],  # parsed by load_csid: one line
+                   metavar="[PREFIX/]B/C",
+                   help="RFC 9800 NEXT-C-SID format: Locator-Block B bits, C-SID C bits, for "
+                        "the block PREFIX/B (e.g. 2001:db8::/32/16) or every address (32/16); "
+                        "repeatable. Shows C-SIDs and runs the csid.* rules")
+
+
+def load_csid(args: argparse.Namespace) -> CsidFormats:
+    """The C-SID formats of --csid and every --config file (ConfigError: exit 2)."""
+    cli = [parse_format(text) for text in getattr(args, "csid", [])]
+    return build_formats(cli, _config_texts(args))
 
 
 def load_locators(args: argparse.Namespace) -> Locators:
     """The locators of --locator and every --config file (ConfigError: exit 2)."""
+    return build_locators(args.locator, _config_texts(args))
+
+
+def _config_texts(args: argparse.Namespace) -> list[tuple[str, str]]:
     texts = []
     for path in args.config:
         try:
@@ -86,7 +102,7 @@ def load_locators(args: argparse.Namespace) -> Locators:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {getattr(exc, 'strerror', exc)}"
                               ) from None
-    return build_locators(args.locator, texts)
+    return texts
 
 
 #: Subcommands defined in this module. Running one of them skips importing the extension
@@ -117,6 +133,7 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
                        help="also audit the captures in subdirectories of a directory "
                             "(without it, skipped subdirectories holding captures are named)")
     add_profile_and_keys(audit)
+    add_locator_options(audit)
     audit.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
                        help="lowest finding severity that makes the exit status 1 "
                             "(default: error)")
@@ -253,6 +270,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.max_findings is not None and args.max_findings < 0:
         print("srinspect: --max-findings must be >= 0", file=sys.stderr)
         return EXIT_USAGE
+    csid = load_csid(args)
+    if csid and args.scheduler:
+        print("srinspect: --csid/[srv6] csid audits in this process; it cannot be combined "
+              "with --scheduler", file=sys.stderr)
+        return EXIT_USAGE
     if args.scheduler and args.annotate:
         print("srinspect: --annotate writes every frame from this process; it cannot be "
               "combined with --scheduler", file=sys.stderr)
@@ -266,7 +288,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"srinspect: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
-        report = _run_audit(args, keyring, inputs, annotate)
+        report = _run_audit(args, keyring, inputs, annotate, csid, load_locators(args))
         for chunk in _render(report, args.format, args.fail_on):
             out.write(chunk)
     _warn_files(report)
@@ -295,26 +317,31 @@ def _input_bytes(inputs: list[str]) -> dict[str, int]:
 
 
 def _run_audit(args: argparse.Namespace, keyring: Keyring, inputs: list[str],
-               annotate: BinaryIO | None = None) -> AuditReport:
+               annotate: BinaryIO | None = None, csid: CsidFormats | None = None,
+               locators: Locators | None = None) -> AuditReport:
     """Parallel when it pays (big inputs, no per-frame sink), else in this process.
-    ``annotate`` is the open ``--annotate`` file."""
+    ``annotate`` is the open ``--annotate`` file. C-SID formats and locators keep the audit
+    in this process (the workers' inspectors know neither)."""
     if args.scheduler:
         from .distributed import cli_audit  # Dask is optional: imported only when asked for
 
         return cli_audit(args, keyring, inputs)
     sizes = _input_bytes(inputs)
     with AuditProgress(sum(sizes.values()), progress_wanted(args.progress)) as bar:
-        if annotate is None and worth_parallel(inputs, args.workers):
+        local = bool(csid) or bool(locators)
+        if annotate is None and not local and worth_parallel(inputs, args.workers):
             return audit_parallel(
                 inputs, args.workers, args.profile, keyring, args.max_findings,
                 on_unit=lambda u: bar.add_done((u.stop - u.start) or sizes.get(u.path, 0)))
         if annotate is None:
-            auditor = Auditor(args.profile, keyring, max_findings=args.max_findings)
+            auditor = Auditor(args.profile, keyring, max_findings=args.max_findings, csid=csid)
+            auditor.inspector.locators = locators or Locators()
             _audit_sequential(auditor, inputs, sizes, bar)
             return auditor.report
         annotator = Annotator(annotate)
         auditor = Auditor(args.profile, keyring, max_findings=args.max_findings,
-                          on_frame=annotator.write)
+                          on_frame=annotator.write, csid=csid)
+        auditor.inspector.locators = locators or Locators()
         _audit_sequential(auditor, inputs, sizes, bar, annotator.next_file)
         print(f"srinspect: wrote {args.annotate}: {annotator.frames} frames, "
               f"{annotator.comments} comments", file=sys.stderr)
@@ -352,18 +379,19 @@ def cmd_decode(args: argparse.Namespace) -> int:
         shown_error = shown_error or any(f.severity is Severity.ERROR for f in result.findings)
         name = interface_name(auditor.reader, result.frame.interface)
         if args.format == "jsonl":
-            text = json.dumps(packet_dict(result, file, args.profile, name)) + "\n"
+            text = json.dumps(packet_dict(result, file, args.profile, name, csid)) + "\n"
         else:
-            text = render_tree(packet_tree(result, args.profile, name)) + "\n\n"
+            text = render_tree(packet_tree(result, args.profile, name, csid)) + "\n\n"
         try:
             sys.stdout.write(text)
         except BrokenPipeError:
             raise OutputClosed from None
 
+    csid = load_csid(args)
     if args.frame is not None and args.frame < 1:
         print("srinspect: --frame counts from 1", file=sys.stderr)
         return EXIT_USAGE
-    auditor = Auditor(args.profile, keyring, on_packet=show)
+    auditor = Auditor(args.profile, keyring, on_packet=show, csid=csid)
     auditor.inspector.locators = load_locators(args)
     report = auditor.audit_files([args.pcap])
     _warn_files(report)
@@ -382,7 +410,7 @@ def _is_tunnel(path: str, number: int, like: Inspector) -> bool:
     on its own: the audit's counter covers the whole file). Unknown for stdin: False."""
     if path == "-":
         return False
-    insp = Inspector(like.profile, None, like.locators)
+    insp = Inspector(like.profile, None, like.locators, like.csid)
     try:
         with open_capture(path) as reader:
             for frame in reader:

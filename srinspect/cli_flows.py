@@ -36,6 +36,7 @@ from .cli import (
     EXIT_USAGE,
     add_locator_options,
     add_profile_and_keys,
+    load_csid,
     load_keys,
     load_locators,
 )
@@ -193,7 +194,7 @@ class Session:
         self.table = FlowTable(max_flows=args.max_flows, idle_timeout=args.idle_timeout,
                                rate_window=args.window, events=events)
         self.decoder = FlowDecoder(Inspector(args.profile, load_keys(args),
-                                             load_locators(args)))
+                                             load_locators(args), load_csid(args)))
         self.links = LinkLoad(window=args.window)
         self.monitor = FlowMonitor(self.table, self.decoder, self.links)
         self.names: dict[int, str] = {}

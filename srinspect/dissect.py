@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from . import csid as csidlib
+from .csid import CsidFormats
 from .fields import Header
 from .findings import Finding, HmacCheck
 from .frame import Frame
@@ -62,8 +64,8 @@ def tlv_name(tlv: Tlv, profile: Profile) -> str:
     return names.get(tlv.type, "Unknown")
 
 
-def packet_tree(result: PacketResult, profile: Profile, interface_name: str | None = None
-                ) -> Node:
+def packet_tree(result: PacketResult, profile: Profile, interface_name: str | None = None,
+                csid: CsidFormats | None = None) -> Node:
     """The detail tree of a packet: frame, link layer, every IP header with every SRH field
     and TLV, an L2-encapsulated Ethernet frame, the transport header; findings under their
     field. ``interface_name``: the pcapng interface's name, when the capture gives one."""
@@ -86,8 +88,53 @@ def packet_tree(result: PacketResult, profile: Profile, interface_name: str | No
         _header_node(root, l2, "l2", "Inner ")
     if isinstance(result.inner, Ipv4):
         _ipv4_node(frame.data, root, result.inner)
+    if csid:
+        _csid_node(root, result, csid)
     _attach(root, result.findings)
     return root
+
+
+def csid_view(result: PacketResult, csid: CsidFormats) -> dict[str, object] | None:
+    """The C-SID view of the steering header (csid.view over its DA and first SRH)."""
+    srh = result.srh
+    segments = srh.segments if srh is not None else ()
+    return csidlib.view(result.ip.dst, segments,
+                        srh.value("segments_left") if srh is not None else None, csid)
+
+
+def _csid_node(root: Node, result: PacketResult, csid: CsidFormats) -> None:
+    """RFC 9800 C-SIDs of the DA and SRH entries; the active one in brackets."""
+    v = csid_view(result, csid)
+    if v is None:
+        root.add(f"C-SIDs: no address in a C-SID format ({', '.join(map(str, csid.formats))})")
+        return
+    node = root.add("C-SIDs (RFC 9800 NEXT-C-SID)")
+    da = v.get("da")
+    if isinstance(da, dict):
+        node.add(f"DA {da['address']} ({da['format']}): {_csid_line(da)}", "dst",
+                 result.ip.offset + 24, 16)
+        nxt = v["next"]
+        assert isinstance(nxt, dict)
+        text = {"shift": f"shift, DA becomes {nxt['da']}",
+                "srh": f"last C-SID: Segments Left {nxt.get('segments_left')}, DA becomes "
+                       f"{nxt['da']}",
+                "end": "last C-SID of the last container: end of the path"}[str(nxt["action"])]
+        node.add(f"Next End with NEXT-C-SID: {text}")
+    srh = result.srh
+    for entry in v["segments"]:  # type: ignore[attr-defined]
+        i = entry["index"]
+        node.add(f"Segment List[{i}] {entry['address']} ({entry['format']}): "
+                 f"{_csid_line(entry)}", f"segments[{i}]",
+                 srh.segment_offset(i) if srh is not None else -1, 16)
+
+
+def _csid_line(entry: dict[str, object]) -> str:
+    values = entry["csids"]
+    assert isinstance(values, list)
+    active = entry["active"]
+    parts = [f"[{v}]" if i == active else str(v) for i, v in enumerate(values)]
+    state = "" if active is not None else " (not active)"
+    return " ".join(parts) + state
 
 
 def arrival_time(ts: float) -> tuple[str, str]:
@@ -412,14 +459,15 @@ def frame_dict(frame: Frame, interface_name: str | None) -> dict[str, object]:
 
 
 def packet_dict(result: PacketResult, file: str, profile: Profile,
-                interface_name: str | None = None) -> dict[str, object]:
+                interface_name: str | None = None, csid: CsidFormats | None = None
+                ) -> dict[str, object]:
     """One SRv6 packet as the ``decode --format jsonl`` object (issue 2's contract; issue 16
     added the frame, link, IPv6 and transport fields, and ``l2`` for Next Header 143)."""
     ip = result.ip
     data = result.frame.data
     hmacs = {h.tlv_offset: h for h in result.hmacs}
     srhs = [s for layer in result.layers for s in layer.srhs]
-    return {
+    out: dict[str, object] = {
         "file": file,
         "frame": result.frame.number,
         **frame_dict(result.frame, interface_name),
@@ -433,3 +481,6 @@ def packet_dict(result: PacketResult, file: str, profile: Profile,
         "inner": inner_dict(data, result.inner),
         "findings": [f.to_dict() for f in result.findings],
     }
+    if csid:  # only with formats given: without them the object is exactly as before
+        out["csid"] = csid_view(result, csid)
+    return out

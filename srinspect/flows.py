@@ -627,7 +627,7 @@ class FlowDecoder:
             s = off + 40 + ((data[off + 41] + 1) << 3)
             nxt = data[off + 40]
         elif nh in _ENCAP:
-            if not self.inspector.locators.contains(data[off + 24 : off + 40]):
+            if not self.inspector.is_sid(data[off + 24 : off + 40]):
                 return self._slow(frame)  # a tunnel unless an inner SRH says otherwise
             s = off + 40
             nxt = nh

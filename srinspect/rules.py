@@ -49,6 +49,9 @@ class Rule:
     profiles: frozenset[Profile]
     refs: dict[Profile, str]
     summary: str
+    #: what the rule needs beyond the packet: "csid" = C-SID formats (--csid); such a rule
+    #: never fires without it, so its crafted frames live in crafted-csid.pcapng
+    needs: str = ""
 
     def ref(self, profile: Profile) -> str:
         return self.refs.get(profile) or next(iter(self.refs.values()))
@@ -64,13 +67,14 @@ def _rule(
     draft04: str | None,
     rfc8754: str | None,
     summary: str,
+    needs: str = "",
 ) -> Rule:
     refs: dict[Profile, str] = {}
     if draft04:
         refs[Profile.DRAFT04] = draft04
     if rfc8754:
         refs[Profile.RFC8754] = rfc8754
-    return Rule(rule_id, severity, profiles, refs, summary)
+    return Rule(rule_id, severity, profiles, refs, summary, needs)
 
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741 - table shorthand
@@ -82,10 +86,12 @@ _TABLE: tuple[Rule, ...] = (
           "the SRH runs past the captured bytes or past the IPv6 payload length"),
     _rule("srh.hdrlen.short", E, BOTH, "draft-04 s3", "RFC 8754 s4.3.1.1",
           "(Hdr Ext Len+1)*8 < 8 + 16*(First Segment+1): the segment list does not fit"),
-    _rule("srh.segleft.range", E, BOTH, "draft-04 s3", "RFC 8754 s4.3.1.1",
-          "Segments Left exceeds First Segment (draft-04) or Last Entry+1 (RFC 8754)"),
+    _rule("srh.segleft.range", E, BOTH, "draft-04 s3; RFC 8986 s5.2", "RFC 8754 s4.3.1.1",
+          "Segments Left exceeds First Segment+1 (Last Entry+1): SL == LE+1 is a reduced SRH "
+          "(the first segment only in the DA), under draft-04 too (Linux encap.red)"),
     _rule("srh.da.mismatch", W, BOTH, "draft-04 s4.3", "RFC 8754 s4.3.1.1",
-          "Segments Left is in range but the IPv6 DA is not Segment List[SL]"),
+          "Segments Left is in range but the IPv6 DA is not Segment List[SL] (with --csid: "
+          "nor Segment List[SL] shifted by whole C-SIDs, RFC 9800 s4.1.1)"),
     _rule("srh.flags.unused", W, BOTH, "draft-04 s3", "RFC 8754 s2",
           "an unused flag bit is set (draft-04: 0x80 or 0x07; RFC 8754: any bit)"),
     _rule("srh.reserved.nonzero", W, DRAFT04_ONLY, "draft-04 s3", None,
@@ -120,6 +126,13 @@ _TABLE: tuple[Rule, ...] = (
           "RFC 8200 s4.1; RFC 5095",
           "an SRH shares its header chain with a Routing header of another type (at most one "
           "Routing header per chain)"),
+    _rule("csid.container.empty", E, BOTH, "RFC 9800 s4.1, s6.1", "RFC 9800 s4.1, s6.1",
+          "with --csid: an address in a C-SID locator block (the DA or an SRH entry) whose "
+          "first C-SID is 0: it names the block, no node (0 is End-of-Carrier)", needs="csid"),
+    _rule("csid.container.gap", E, BOTH, "RFC 9800 s4.1.1, s6.1", "RFC 9800 s4.1.1, s6.1",
+          "with --csid: a container holds non-zero bits after an End-of-Carrier (zero) "
+          "C-SID or in its tail bits: the shift makes the zero C-SID active, they are never "
+          "reached", needs="csid"),
     _rule("srh.segment.invalid", W, BOTH, "draft-04 s4.3", "RFC 8754 s4.3.1.1; RFC 4291",
           "a segment is multicast, unspecified (::), loopback or IPv4-mapped"),
 )

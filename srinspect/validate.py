@@ -7,6 +7,8 @@ field at fault so the hex view can highlight it.
 
 from __future__ import annotations
 
+from . import csid as csidlib
+from .csid import CsidFormats
 from .findings import (
     HMAC_MALFORMED,
     HMAC_MISMATCH,
@@ -60,12 +62,14 @@ _IPV4_MAPPED = bytes(10) + b"\xff\xff"
 class Checker:
     """Collects the findings and HMAC results of one frame."""
 
-    __slots__ = ("frame", "profile", "keyring", "findings", "hmacs")
+    __slots__ = ("frame", "profile", "keyring", "findings", "hmacs", "csid")
 
-    def __init__(self, frame: int, profile: Profile, keyring: Keyring | None) -> None:
+    def __init__(self, frame: int, profile: Profile, keyring: Keyring | None,
+                 csid: CsidFormats | None = None) -> None:
         self.frame = frame
         self.profile = profile
         self.keyring = keyring
+        self.csid = csid if csid else None  # the C-SID rules run only with formats given
         self.findings: list[Finding] = []
         self.hmacs: list[HmacCheck] = []
 
@@ -79,6 +83,8 @@ class Checker:
     def check_ipv6(self, buf: bytes, ip: Ipv6, snaplen_cut: bool) -> None:
         """Every SRH in the chain of ``ip`` (duplicates included), then the header order."""
         check_order(self, ip)
+        if self.csid is not None and ip.srhs:
+            check_csid(self, ip)
         for index, srh in enumerate(ip.srhs):
             if index:
                 self.fire("srh.duplicate", srh.offset + 2, 1,  # its Routing Type byte
@@ -166,27 +172,64 @@ def check_hdrlen(c: Checker, srh: Srh) -> bool:
 
 
 def check_segleft(c: Checker, srh: Srh) -> bool:
-    """srh.segleft.range. Returns True when SL indexes an entry of the list."""
+    """srh.segleft.range. Returns True when SL indexes an entry of the list.
+
+    SL == LE+1 is a reduced SRH (RFC 8754 s4.1.1, RFC 8986 s5.2 H.Encaps.Red): the first
+    segment is only in the DA, so there is nothing to compare it with. draft-04 predates
+    reduced SRHs, but the draft-04 profile is what Linux implements, and Linux makes exactly
+    these (seg6 ``mode encap.red``: LE = n-2, SL = n-1) and its seg6local endpoints accept
+    them; calling them errors would flag every kernel-made reduced packet."""
     fs, sl = srh.first_segment, srh.segments_left
-    if c.profile is Profile.RFC8754:
-        if sl > fs + 1:
-            c.fire("srh.segleft.range", srh.offset + 3, 1,
-                   f"Segments Left {sl} > Last Entry {fs} + 1", "segments_left", srh)
-        return sl <= fs
-    if sl > fs:
+    if sl > fs + 1:
+        name = "Last Entry" if c.profile is Profile.RFC8754 else "First Segment"
         c.fire("srh.segleft.range", srh.offset + 3, 1,
-               f"Segments Left {sl} > First Segment {fs}", "segments_left", srh)
-        return False
-    return True
+               f"Segments Left {sl} > {name} {fs} + 1", "segments_left", srh)
+    return sl <= fs
 
 
 def check_da(c: Checker, ip: Ipv6, srh: Srh) -> None:
     """srh.da.mismatch: the DA must be the active segment (reduced SRHs never get here)."""
     sl = srh.segments_left
-    if sl < len(srh.segments) and ip.dst != srh.segments[sl]:
-        c.fire("srh.da.mismatch", ip.offset + 24, 16,
-               f"DA {ip6(ip.dst)} is not Segment List[{sl}] {ip6(srh.segments[sl])}",
-               "dst", srh)
+    if sl >= len(srh.segments) or ip.dst == srh.segments[sl]:
+        return
+    active = srh.segments[sl]
+    fmt = c.csid.find(active) if c.csid is not None else None
+    if fmt is not None and csidlib.shifts_from(active, ip.dst, fmt) is not None:
+        return  # a NEXT-C-SID container part-way through its C-SIDs (RFC 9800 s4.1.1)
+    shifted = f" nor a C-SID shift of it ({fmt})" if fmt is not None else ""
+    c.fire("srh.da.mismatch", ip.offset + 24, 16,
+           f"DA {ip6(ip.dst)} is not Segment List[{sl}] {ip6(active)}{shifted}", "dst", srh)
+
+
+def check_csid(c: Checker, ip: Ipv6) -> None:
+    """csid.container.empty / csid.container.gap on the DA and on every SRH entry that lies
+    in a configured C-SID block (an entry equal to the DA is checked once, as the DA). Run
+    on a header that has an SRH, or (by the inspector) on an SRv6 packet without one; an
+    inner packet's plain DA is no SID, so it is not judged."""
+    _check_container(c, ip.dst, ip.offset + 24, "dst", None)
+    for srh in ip.srhs:
+        for index, seg in enumerate(srh.segments):
+            if seg != ip.dst:
+                _check_container(c, seg, srh.segment_offset(index), f"segments[{index}]", srh)
+
+
+def _check_container(c: Checker, addr: bytes, offset: int, field: str, srh: Srh | None) -> None:
+    fmt = c.csid.find(addr) if c.csid is not None else None
+    if fmt is None:
+        return
+    where = "DA" if srh is None else field.replace("segments", "Segment List")
+    values = csidlib.csids(addr, fmt)
+    if values and values[0] == 0:
+        c.fire("csid.container.empty", offset, 16,
+               f"{where} {ip6(addr)} is in C-SID block {fmt} but its first C-SID is 0 "
+               "(End-of-Carrier): it names no node", field, srh)
+        return
+    slot = csidlib.gap(addr, fmt)
+    if slot is not None:
+        what = "tail bits" if slot >= len(values) else f"C-SID #{slot + 1}"
+        c.fire("csid.container.gap", offset, 16,
+               f"{where} {ip6(addr)} ({fmt}): {what} follows an End-of-Carrier or is not a "
+               "whole C-SID: never reached", field, srh)
 
 
 def check_flags(c: Checker, srh: Srh) -> None:
