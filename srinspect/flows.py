@@ -93,7 +93,13 @@ def info_from_result(result: PacketResult) -> SrInfo:
         statuses = {h.status for h in result.hmacs}
         hmac = next((s for s in _HMAC_ORDER if s in statuses), result.hmacs[0].status)
     if srh is not None and srh.segments:
-        return SrInfo(tuple(srh.segments), ip.dst, srh.value("segments_left"),
+        segments = tuple(srh.segments)
+        if srh.segments_left == srh.first_segment + 1 == len(segments):
+            # a reduced SRH (RFC 8754 s4.1.1, H.Encaps.Red): the first segment travels only
+            # in the DA, so it is the list's missing last entry (SRH order), or a change of
+            # only the first segment would go unseen
+            segments = (*segments, ip.dst)
+        return SrInfo(segments, ip.dst, srh.value("segments_left"),
                       srh.value("flags"), srh.value("reserved"), True,
                       tuple(result.findings), hmac)
     if srh is None:
