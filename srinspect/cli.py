@@ -12,12 +12,13 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from . import __version__, skim
+from . import __version__, skim, wireshark
 from .audit import Auditor, AuditReport
 from .csid import CsidFormats, build_formats, parse_format
 from .dissect import packet_dict, packet_tree, render_tree
@@ -164,6 +165,9 @@ def build_parser(extensions: bool = True) -> argparse.ArgumentParser:
     dec.add_argument("pcap", metavar="PCAP")
     dec.add_argument("--frame", type=int, metavar="N", help="only frame N (1-based)")
     dec.add_argument("--format", choices=("text", "jsonl"), default="text")
+    dec.add_argument("--full", action="store_true",
+                     help="Wireshark's full dissection of each SRv6 packet (tshark through "
+                          "pyshark): every layer and field with its byte position")
     add_profile_and_keys(dec)
     add_locator_options(dec)
     dec.set_defaults(func=cmd_decode)
@@ -378,7 +382,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
         shown += 1
         shown_error = shown_error or any(f.severity is Severity.ERROR for f in result.findings)
         name = interface_name(auditor.reader, result.frame.interface)
-        if args.format == "jsonl":
+        if args.full:
+            text = _full_text(file, result, args.format, failed)
+        elif args.format == "jsonl":
             text = json.dumps(packet_dict(result, file, args.profile, name, csid)) + "\n"
         else:
             text = render_tree(packet_tree(result, args.profile, name, csid)) + "\n\n"
@@ -391,6 +397,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if args.frame is not None and args.frame < 1:
         print("srinspect: --frame counts from 1", file=sys.stderr)
         return EXIT_USAGE
+    failed: list[str] = []  # frames --full could not dissect (said on stderr)
+    if args.full and shutil.which("tshark") is None:
+        print(f"srinspect: {wireshark.TSHARK_MISSING}", file=sys.stderr)
+        return EXIT_USAGE
     auditor = Auditor(args.profile, keyring, on_packet=show, csid=csid)
     auditor.inspector.locators = load_locators(args)
     report = auditor.audit_files([args.pcap])
@@ -400,9 +410,27 @@ def cmd_decode(args: argparse.Namespace) -> int:
         why = _no_frame(args.frame, report.packets, args.pcap, tunnel)
         print(f"srinspect: {why}", file=sys.stderr)
         return EXIT_USAGE
-    if report.input_problem:
+    if report.input_problem or failed:
         return EXIT_USAGE
     return EXIT_FINDINGS if shown_error else EXIT_OK
+
+
+def _full_text(file: str, result: PacketResult, fmt: str, failed: list[str]) -> str:
+    """``decode --full``: Wireshark's tree of one frame as indented text or a JSON line. A
+    frame tshark cannot dissect (time limit, tshark error) is named in one line on stderr,
+    the others still print, and the exit status says so (2)."""
+    number = result.frame.number
+    try:
+        root = wireshark.full_dissection(result.frame)
+    except wireshark.DissectError as exc:
+        failed.append(str(exc))
+        print(f"srinspect: frame {number}: {exc}", file=sys.stderr)
+        return ""
+    if fmt == "jsonl":
+        layers = wireshark.node_dict(root).get("children", [])
+        return json.dumps({"file": file, "frame": number, "layers": layers}) + "\n"
+    lines = [line for layer in root.children for line in wireshark.render_lines(layer)]
+    return "\n".join(lines) + "\n\n"
 
 
 def _is_tunnel(path: str, number: int, like: Inspector) -> bool:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -166,7 +166,22 @@ def full_dissection(frame: Frame, timeout: float = DEFAULT_TIMEOUT) -> Node:
         packets = _pdml_packets(str(pcap), path, timeout)
     if not packets:
         raise DissectError("tshark returned no packet for this frame")
-    return pdml_tree(packets[0], len(frame.data))
+    root = pdml_tree(packets[0], len(frame.data))
+    _renumber(root, frame.number)
+    return root
+
+
+def _renumber(root: Node, number: int) -> None:
+    """tshark saw the frame as number 1 of a one-frame file; say its number in the capture
+    (the frame layer's line and its Frame Number field) so the view matches the list."""
+    frame = next((c for c in root.children if c.field == "frame"), None)
+    if frame is None:
+        return
+    if frame.label.startswith("Frame 1:"):
+        frame.label = f"Frame {number}:" + frame.label[len("Frame 1:"):]
+    for child in frame.children:
+        if child.field == "frame.number":
+            child.label = f"Frame Number: {number}"
 
 
 def _pdml_packets(pcap: str, path: str, timeout: float) -> list[PdmlElement]:
@@ -179,7 +194,7 @@ def _pdml_packets(pcap: str, path: str, timeout: float) -> list[PdmlElement]:
     out: list[PdmlElement] = []
     try:
         cap.apply_on_packets(lambda held: out.append(held[0]), timeout=timeout, packet_count=1)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise DissectTimeout(f"tshark took longer than {timeout:g} s; stopped") from None
     except Exception as exc:  # noqa: BLE001 - pyshark raises many kinds; one line for the user
         raise DissectError(f"tshark failed: {_one_line(exc)}") from None
@@ -216,8 +231,10 @@ def _RawPdmlCapture(pyshark: Any, pcap: str, path: str,  # noqa: N802 - a class 
     return RawCapture(pcap, tshark_path=path, eventloop=loop, keep_packets=False)
 
 
-def render_lines(root: Node) -> Iterable[str]:
-    """The indented text tree (``decode --full``), with each line's byte span."""
-    for depth, node in root.walk():
-        span = f"  [{node.offset}+{node.length}]" if node.offset >= 0 else ""
-        yield "    " * depth + node.label + span
+def render_lines(node: Node, depth: int = 0) -> Iterator[str]:
+    """The indented text tree (``decode --full``), each line with its byte span
+    ``[pos+size]`` when tshark gives one."""
+    span = f"  [{node.offset}+{node.length}]" if node.offset >= 0 else ""
+    yield "    " * depth + node.label + span
+    for child in node.children:
+        yield from render_lines(child, depth + 1)
