@@ -34,17 +34,21 @@ class DetailTree(Tree[Node | Finding]):
         self.show_root = True
         self.guide_depth = 3
 
-    def show(self, root: Node | None) -> None:
-        """Rebuild from a ``dissect`` tree (None: empty)."""
+    def show(self, root: Node | None, *, expand: bool = True) -> None:
+        """Rebuild from a ``dissect`` tree (None: empty). ``expand=False`` shows only the
+        top level open (Wireshark's tree: dozens of lines per layer, opened one by one)."""
         self.clear()
         if root is None:
             self.reset("no packet selected")
             return
         self.reset(root.label, root)
-        self._add(self.root, root)
-        self.root.expand_all()
+        self._add(self.root, root, expand)
+        if expand:
+            self.root.expand_all()
+        else:
+            self.root.expand()
 
-    def _add(self, parent: TreeNode[Node | Finding], node: Node) -> None:
+    def _add(self, parent: TreeNode[Node | Finding], node: Node, expand: bool = True) -> None:
         for f in node.findings:
             label = Text(f"!! {f.severity.label.upper()} {f.rule}: {f.message} [{f.ref}]",
                          style=fmt.SEVERITY_STYLE.get(f.severity.label, ""))
@@ -58,8 +62,8 @@ class DetailTree(Tree[Node | Finding]):
             elif "HMAC status:" in child.label:
                 label.stylize("bold red")
             if child.children or child.findings:
-                branch = parent.add(label, child, expand=True)
-                self._add(branch, child)
+                branch = parent.add(label, child, expand=expand)
+                self._add(branch, child, expand)
             else:
                 parent.add_leaf(label, child)
 
