@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,8 +29,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Label, TabbedContent, TabPane, Tree
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
+from srinspect import wireshark
 from srinspect.dissect import Node, packet_tree
 from srinspect.errors import CaptureFormatError
 from srinspect.findings import Finding
@@ -39,7 +39,7 @@ from srinspect.frame import Frame
 from srinspect.keys import Keyring
 from srinspect.locators import Locators
 from srinspect.rules import Profile
-from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
+from srinspect.sinks.pcapng_writer import PcapngWriter
 from srinspect.sources.live import CaptureError
 from srinspect.tui import fmt
 from srinspect.tui.engine import (
@@ -55,7 +55,7 @@ from srinspect.tui.feeds import Feed
 from srinspect.tui.filters import Filter, Subject, cached
 from srinspect.tui.lab import LabMap
 from srinspect.tui.widgets.detail import DetailTree, HexView
-from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen, TextScreen
+from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.panels import FlowInfo, Status, StatusBar, TopologyView
 from srinspect.tui.widgets.tables import (
     FlowsTable,
@@ -83,6 +83,8 @@ MAX_RECENT_FINDINGS = 2_000
 #: the list is rebuilt a few times a second, so its length is what a refresh costs.
 MAX_VIEW = 10_000
 TABS = ("flows", "packets", "findings", "links")
+#: Time tshark gets after the limit to be stopped and cleaned up before the UI gives up.
+DISSECT_GRACE = 1.0
 
 
 class MonitorApp(App[int]):
@@ -155,6 +157,10 @@ class MonitorApp(App[int]):
         self.refresh_count = 0
         self.refresh_seconds = 0.0
         self.message = ""
+        #: full dissection (``w``): how, within what time, and for which packet it is shown
+        self.dissector: Callable[[Frame, float], Node] = wireshark.full_dissection
+        self.dissect_timeout = wireshark.DEFAULT_TIMEOUT
+        self.full_view: PacketRecord | None = None
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -459,10 +465,15 @@ class MonitorApp(App[int]):
             + ("  (a: all flows)" if self.flow_id is not None else ""))
 
     def open_packet(self, rec: PacketRecord) -> None:
-        """Decode one packet in full and show its tree and bytes."""
+        """Decode one packet in full and show its tree and bytes (a Wireshark tree already
+        shown for this same packet stays: a refresh re-highlighting it must not undo ``w``)."""
+        if self.full_view is rec and self.packet is rec:
+            return
         self.packet = rec
+        self.full_view = None
         result = self.engine.decode_full(rec)
         tree = self.query_one(DetailTree)
+        tree.border_title = "Detail"
         hexview = self.query_one(HexView)
         if result is None:
             tree.show(Node(f"Frame {rec.frame.number}: not decodable as SRv6"))
@@ -658,23 +669,51 @@ class MonitorApp(App[int]):
     # --- wireshark ------------------------------------------------------------------------
 
     def action_wireshark(self) -> None:
-        if self.packet is None:
+        """Wireshark's tree of the open packet (pyshark) in the Detail pane, or back to
+        srinspect's when it is already shown. A new request cancels one still running."""
+        rec = self.packet
+        if rec is None:
             self.notify("open a packet first (Packets pane, Enter)", severity="warning")
             return
-        if shutil.which("tshark") is None:
-            self.notify("tshark is not installed (apt-get install tshark)", severity="error")
+        if self.full_view is rec:
+            self.full_view = None
+            self.open_packet(rec)
             return
-        self._dissect(self.packet)
+        if shutil.which("tshark") is None:
+            self.notify(wireshark.TSHARK_MISSING, severity="error")
+            return
+        self.full_view = None
+        self._set_detail(Node(f"Wireshark dissection of frame {rec.frame.number}: running "
+                              f"(time limit {self.dissect_timeout:g} s)"), "Detail")
+        self._full_dissect(rec)
 
-    @work(thread=True, group="tshark", exit_on_error=False)
-    def _dissect(self, rec: PacketRecord) -> None:
-        """tshark -V on a one-packet temporary pcap, off the UI thread."""
-        title = f"tshark -V: frame {rec.frame.number}"
-        try:
-            text = tshark_dissect(rec)
-        except (OSError, subprocess.SubprocessError) as exc:
-            text = f"tshark failed: {exc}"
-        self.call_from_thread(self.push_screen, TextScreen(title, text))
+    @work(thread=True, exclusive=True, group="wireshark", exit_on_error=False)
+    def _full_dissect(self, rec: PacketRecord) -> None:
+        """Off the UI thread; ``exclusive`` cancels the previous request, whose result is
+        then dropped (its tshark stops at its own time limit)."""
+        result = dissect_limited(self.dissector, rec.frame, self.dissect_timeout,
+                                 get_current_worker())
+        if result is not None and not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_full, rec, result)
+
+    def _show_full(self, rec: PacketRecord, result: Node | str) -> None:
+        """Put the result in the Detail pane if its packet is still the open one; the hex
+        pane keeps the packet's bytes, and the tree highlight selects the field's span."""
+        if self.packet is not rec:
+            return
+        if isinstance(result, str):
+            self.message = result
+            self._set_detail(Node(result), "Detail")
+            self.notify(result, severity="error")
+            return
+        self.full_view = rec
+        self._set_detail(result, f"Wireshark (pyshark): frame {rec.frame.number}  "
+                                 "(w: srinspect's tree)", expand=False)
+
+    def _set_detail(self, root: Node, title: str, *, expand: bool = True) -> None:
+        tree = self.query_one(DetailTree)
+        tree.show(root, expand=expand)
+        tree.border_title = title
 
     # --- status ---------------------------------------------------------------------------
 
@@ -790,16 +829,29 @@ def _umask() -> int:
     return 0o022
 
 
-def tshark_dissect(rec: PacketRecord, timeout: float = 30.0) -> str:
-    """Wireshark's full dissection (``tshark -V``) of one packet."""
-    frame = rec.frame
-    with tempfile.TemporaryDirectory(prefix="srinspect-") as tmp:
-        path = Path(tmp) / "packet.pcap"
-        one = type(frame)(1, frame.ts, frame.linktype, frame.data, frame.orig_len)
-        write_pcap(path, [one], frame.linktype)
-        proc = subprocess.run(["tshark", "-n", "-V", "-r", str(path)], capture_output=True,
-                              text=True, timeout=timeout, check=False)
-    text = proc.stdout
-    if proc.returncode != 0 or not text.strip():
-        text += f"\n(tshark exit {proc.returncode}) {proc.stderr.strip()}"
-    return text
+def dissect_limited(dissector: Callable[[Frame, float], Node], frame: Frame, limit: float,
+                    worker: Worker[None] | None = None) -> Node | str | None:
+    """``dissector(frame, limit)`` in a daemon thread, waited for at most ``limit`` seconds
+    (plus a moment for tshark to be stopped): the dissector's own limit is a promise, this
+    one holds even if it is not kept. Returns the tree, a one-line message (error, time
+    limit), or None once ``worker`` is cancelled (a newer request replaced this one)."""
+    box: list[Node | str] = []
+
+    def attempt() -> None:
+        try:
+            box.append(dissector(frame, limit))
+        except wireshark.DissectError as exc:
+            box.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bad frame must not take the monitor down
+            box.append(f"Wireshark dissection failed: {type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=attempt, name="srinspect-dissect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + limit + DISSECT_GRACE
+    while thread.is_alive() and time.monotonic() < deadline:
+        if worker is not None and worker.is_cancelled:
+            return None
+        thread.join(0.05)
+    if box:
+        return box[0]
+    return f"Wireshark dissection of frame {frame.number} took longer than {limit:g} s; gave up"

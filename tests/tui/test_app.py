@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 from tuihelp import PCAPS, drive, make_app, screen_text  # type: ignore[import-not-found]
@@ -16,10 +14,10 @@ from srinspect.events import addr_text
 from srinspect.findings import Finding
 from srinspect.sources import open_capture
 from srinspect.sources.live import CaptureEvent
-from srinspect.tui.app import MonitorApp, tshark_dissect
+from srinspect.tui.app import MonitorApp
 from srinspect.tui.feeds import FileFeed
 from srinspect.tui.widgets.detail import SELECT_STYLE, DetailTree, HexView
-from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen, TextScreen
+from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.panels import FlowInfo
 from srinspect.tui.widgets.tables import (
     FlowsTable,
@@ -262,35 +260,6 @@ def test_help_sort_and_enter_on_flow_shows_its_packets() -> None:
         assert app.flow_id is None and len(app.packet_items) == 28
 
     drive(make_app("crafted-draft04.pcapng", "crafted-keys.toml"), body)
-
-
-@pytest.mark.tshark
-def test_wireshark_dissection_of_one_packet() -> None:
-    async def body(app: MonitorApp, pilot: Pilot[int]) -> None:
-        await pilot.press("w")  # no packet open yet: a warning, no screen
-        await pilot.press("2", "enter")
-        await pilot.pause()
-        await pilot.press("w")
-        for _ in range(200):  # the screen is pushed by a worker, then composed: wait for both
-            if isinstance(app.screen, TextScreen) and app.screen.query("#text-body"):
-                break
-            await pilot.pause(0.05)
-        assert isinstance(app.screen, TextScreen)
-        body_text = str(app.screen.query_one("#text-body").render())
-        assert "Routing Header for IPv6 (Segment Routing)" in body_text
-        assert "fc00:3::1" in body_text
-
-    drive(make_app("kernel-encap.pcap"), body)
-    assert shutil.which("tshark")
-
-
-@pytest.mark.tshark
-def test_tshark_dissect_helper() -> None:
-    app = make_app("kernel-encap.pcap")
-    for frame in open_capture(PCAPS / "kernel-encap.pcap"):
-        app.engine.feed(frame)
-    text = tshark_dissect(app.engine.records()[0])
-    assert "Segments Left: 0" in text
 
 
 def test_large_capture_loads_in_background_and_stays_responsive(tmp_path: Path) -> None:

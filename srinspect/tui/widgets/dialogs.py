@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -27,7 +27,7 @@ HELP = """\
             status); prefixes src: dst: seg: rule: hmac: flow:  (Esc clears)
   space     pause/resume the display (capture goes on, nothing is lost)
   s         save the chosen flow (Flows pane) or the packets view to pcapng
-  w         full Wireshark dissection of the open packet (tshark -V)
+  w         Wireshark's tree of the open packet (pyshark; w again: srinspect's)
   enter     open: flow -> its packets, packet -> detail, finding -> packet
   a         packets of all flows again
   o         sort the flow list by the next column (or click a column header)
@@ -76,26 +76,3 @@ class SaveScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-class TextScreen(ModalScreen[None]):
-    """A long text (tshark -V output) in a scrollable box."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,w", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    TextScreen { align: center middle; }
-    TextScreen > Vertical { width: 95%; height: 90%; border: thick $accent;
-                            background: $surface; }
-    TextScreen VerticalScroll { height: 1fr; }
-    """
-
-    def __init__(self, title: str, text: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self.body = text
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"[b]{self.title_text}[/b]  [dim](Esc to close)[/dim]")
-            with VerticalScroll():
-                yield Static(self.body, markup=False, id="text-body")
