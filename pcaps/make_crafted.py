@@ -104,8 +104,6 @@ DRAFT04: list[Case] = [
         node_tlv(1, SRC), node_tlv(2, SEGS[0]), node_tlv(3, "2001:db8::abcd"),
         padding_tlv(4))))),
     ("valid", "flags P,O,A set (all defined)", lambda: pkt(base(flags=0x70))),
-    ("valid", "reduced SRH: SL == FS+1, first segment only in the DA (Linux encap.red)",
-     lambda: pkt(SrhSpec(SEGS[:2], segments_left=2), dst=SEGS[2])),
     ("srh.truncated", "Payload Length ends inside the SRH", truncated_by_payload_length),
     ("capture.snaplen", "snaplen cut inside the SRH (orig_len > captured)", snaplen_cut),
     ("srh.hdrlen.short", "First Segment 2 but Hdr Ext Len 2 (24 bytes)", hdrlen_short),
