@@ -161,16 +161,18 @@ def _up_down_twice(prefix: str) -> None:
         assert "is up" in up.stdout
         lab = Lab.load(prefix)
         assert len(list_namespaces(prefix)) == 6
-        again = cli(prefix, "up")
-        assert again.returncode == 2 and "already up" in again.stderr
+        if not crash:  # once is enough (each CLI run costs seconds in a TCG guest)
+            again = cli(prefix, "up")
+            assert again.returncode == 2 and "already up" in again.stderr
         started = cli(prefix, "traffic", "start")
         assert started.returncode == 0, started.stderr
         t = lab.traffic()
         pids = [p for p in (t.client_pid, t.server_pid) if p]
         assert len(pids) == 2
         assert cli(prefix, "steer", "A", "Z", "via", "C").returncode == 0
-        status = cli(prefix, "status", "--sample", "0")
-        assert "A->Z: segments C,Z" in status.stdout and "running" in status.stdout
+        if not crash:
+            status = cli(prefix, "status", "--sample", "0")
+            assert "A->Z: segments C,Z" in status.stdout and "running" in status.stdout
         prefixes = [n.prefix for n in lab.nodes.values()] + [lk.prefix for lk in lab.links]
         devs = [e.dev for lk in lab.links for e in (lk.a, lk.b)]
         if crash:  # the state is gone, the namespaces and processes are not
