@@ -113,7 +113,7 @@ def kernel() -> None:
 
 #: Programs the suite starts (directly or through srinspect) that must never outlive it.
 WATCHED_PROGRAMS = ("iperf3", "dumpcap", "tcpdump", "tshark", "qemu-system-x86_64", "vng",
-                    "virtme-run", "virtiofsd", "tmux")
+                    "virtme-run", "virtiofsd", "tmux", "prometheus")
 
 
 def _netns_names() -> set[str]:
