@@ -14,11 +14,10 @@ conformance suite's expected shift comes from ``shift`` too (one source of truth
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .locators import ConfigError
+from .locators import ConfigError, srv6_section
 
 _ALL = (1 << 128) - 1
 
@@ -197,14 +196,7 @@ def expand(path: Sequence[bytes], formats: CsidFormats) -> list[tuple[bytes, int
 def parse_config(text: str, source: str = "config") -> list[CsidFormat]:
     """The formats of a TOML config: ``[srv6]`` table, ``csid = ["32/16", ...]`` (next to the
     ``locators`` key the same table holds)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    srv6 = doc.get("srv6", {})
-    if not isinstance(srv6, dict):
-        raise ConfigError(f"{source}: [srv6] must be a table")
-    values = srv6.get("csid", [])
+    values = srv6_section(text, source).get("csid", [])
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):

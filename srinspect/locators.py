@@ -64,8 +64,9 @@ def locator_arg(text: str) -> ipaddress.IPv6Network:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parse_config(text: str, source: str = "config") -> list[ipaddress.IPv6Network]:
-    """The locators of a TOML config: ``[srv6]`` table, ``locators = ["fc00::/16", ...]``."""
+def srv6_section(text: str, source: str = "config") -> dict[str, object]:
+    """The ``[srv6]`` table of a config file (empty when absent): the one reader of the file
+    that ``--locator`` and ``--csid`` share."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -73,7 +74,12 @@ def parse_config(text: str, source: str = "config") -> list[ipaddress.IPv6Networ
     srv6 = doc.get("srv6", {})
     if not isinstance(srv6, dict):
         raise ConfigError(f"{source}: [srv6] must be a table")
-    values = srv6.get("locators", [])
+    return srv6
+
+
+def parse_config(text: str, source: str = "config") -> list[ipaddress.IPv6Network]:
+    """The locators of a TOML config: ``[srv6]`` table, ``locators = ["fc00::/16", ...]``."""
+    values = srv6_section(text, source).get("locators", [])
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ConfigError(f"{source}: srv6.locators must be a list of prefixes as strings")
     try:
