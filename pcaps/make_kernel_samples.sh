@@ -411,6 +411,30 @@ capture_links() { # tag
     capture_start "$1" "$R3" r3-h2
 }
 
+install_outputs() { # name... : copy from $TMP into $OUT_DIR, atomically per file
+    local f
+    for f in "$@"; do
+        cp "$TMP/$f" "$OUT_DIR/.srk-$$-$f"
+        # The key file is 0600 like crafted-keys.toml (srinspect warns about readable key files).
+        if [[ $f == *.toml ]]; then
+            chmod 0600 "$OUT_DIR/.srk-$$-$f"
+        else
+            chmod 0644 "$OUT_DIR/.srk-$$-$f"
+        fi
+        if [[ -n ${SUDO_UID:-} && -n ${SUDO_GID:-} ]]; then
+            chown "$SUDO_UID:$SUDO_GID" "$OUT_DIR/.srk-$$-$f"
+        fi
+        mv -f "$OUT_DIR/.srk-$$-$f" "$OUT_DIR/$f"
+        say "wrote $OUT_DIR/$f"
+    done
+}
+
+# make_kernel_samples_csid.sh sources this script up to here (topology up, helpers defined,
+# cleanup trap set) and makes its own captures.
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
+    return 0
+fi
+
 OUTPUTS=()
 
 # 1. encap mode
@@ -476,17 +500,4 @@ say "checking captures"
     "$KEY1_ID:$KEY1_ALGO:$KEY1_SECRET,$KEY2_ID:$KEY2_ALGO:$KEY2_SECRET" \
     "$TMP"/kernel-*.pcap
 
-for f in "${OUTPUTS[@]}"; do
-    cp "$TMP/$f" "$OUT_DIR/.srk-$$-$f"
-    # The key file is 0600 like crafted-keys.toml (srinspect warns about readable key files).
-    if [[ $f == *.toml ]]; then
-        chmod 0600 "$OUT_DIR/.srk-$$-$f"
-    else
-        chmod 0644 "$OUT_DIR/.srk-$$-$f"
-    fi
-    if [[ -n ${SUDO_UID:-} && -n ${SUDO_GID:-} ]]; then
-        chown "$SUDO_UID:$SUDO_GID" "$OUT_DIR/.srk-$$-$f"
-    fi
-    mv -f "$OUT_DIR/.srk-$$-$f" "$OUT_DIR/$f"
-    say "wrote $OUT_DIR/$f"
-done
+install_outputs "${OUTPUTS[@]}"

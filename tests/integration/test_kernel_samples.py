@@ -1,6 +1,7 @@
 """The kernel-made samples in pcaps/ are what this kernel makes: regenerate them with
-pcaps/make_kernel_samples.sh into a temporary directory and compare frame by frame (the
-script makes every byte but the timestamps the same on every run), then audit them clean."""
+pcaps/make_kernel_samples.sh and make_kernel_samples_csid.sh into a temporary directory and
+compare frame by frame (the scripts make every byte but the timestamps the same on every run),
+then audit them clean (kernel-next-csid.pcap with its C-SID format)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,22 @@ pytestmark = pytest.mark.kernel
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 SAMPLES = ("kernel-encap.pcap", "kernel-inline.pcap", "kernel-hmac.pcap",
            "kernel-endpoint-seg6local.pcap")
+CSID_SAMPLES = ("kernel-next-csid.pcap", "kernel-encap-red.pcap")  # make_kernel_samples_csid.sh
+CSID = "2001:db8::/32/16"  # the C-SID format of kernel-next-csid.pcap
 
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("samples")
-    proc = subprocess.run(["bash", str(PCAPS / "make_kernel_samples.sh")],
-                          env={**os.environ, "SRINSPECT_SAMPLES_OUT": str(out)},
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for script in ("make_kernel_samples.sh", "make_kernel_samples_csid.sh"):
+        proc = subprocess.run(["bash", str(PCAPS / script)],
+                              env={**os.environ, "SRINSPECT_SAMPLES_OUT": str(out)},
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, script + ": " + proc.stdout + proc.stderr
     return out
 
 
-@pytest.mark.parametrize("name", SAMPLES)
+@pytest.mark.parametrize("name", SAMPLES + CSID_SAMPLES)
 def test_regenerated_sample_has_the_same_frames(regenerated: Path, name: str) -> None:
     shipped, made = frames(PCAPS / name), frames(regenerated / name)
     assert len(made) == len(shipped) > 0
@@ -50,3 +54,13 @@ def test_regenerated_samples_audit_clean(regenerated: Path, run_cli) -> None:  #
     summary = json.loads(res.out)["summary"]
     assert summary["findings"] == 0 and summary["srh_packets"] > 0
     assert summary["hmac"]["verified"] > 0 and summary["hmac"]["mismatch"] == 0
+
+
+@pytest.mark.parametrize(("name", "extra"), [("kernel-encap-red.pcap", ()),
+                                             ("kernel-next-csid.pcap", ("--csid", CSID))])
+def test_regenerated_csid_samples_audit_clean(regenerated: Path, run_cli,  # type: ignore
+                                              name: str, extra: tuple[str, ...]) -> None:
+    res = run_cli("audit", *extra, "--format", "json", regenerated / name)
+    assert res.rc == 0, res.out + res.err
+    summary = json.loads(res.out)["summary"]
+    assert summary["findings"] == 0 and summary["srh_packets"] == 6
