@@ -17,14 +17,22 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 keys=()
 for k in pcaps/*keys*.toml; do [ -e "$k" ] && keys+=(--keys "$k"); done
-# Each capture under the profile it was built for: the kernel's and the draft-04 crafted
-# frames under draft-04 (what Linux implements), the RFC 8754 crafted frames under rfc8754.
-echo "== srinspect audit (draft-04): pcaps/kernel-*.pcap pcaps/crafted-draft04.pcapng"
-.venv/bin/srinspect audit "${keys[@]}" --fail-on never pcaps/kernel-*.pcap \
+# Each capture under the profile (and C-SID format) it was built for: the kernel's and the
+# draft-04 crafted frames under draft-04 (what Linux implements), the RFC 8754 crafted frames
+# under rfc8754, the RFC 9800 ones (kernel-made next-csid, crafted C-SID frames) with their
+# 2001:db8::/32 16-bit C-SID format.
+plain=()
+for f in pcaps/kernel-*.pcap; do [ "$f" = pcaps/kernel-next-csid.pcap ] || plain+=("$f"); done
+echo "== srinspect audit (draft-04): ${plain[*]} pcaps/crafted-draft04.pcapng"
+.venv/bin/srinspect audit "${keys[@]}" --fail-on never "${plain[@]}" \
     pcaps/crafted-draft04.pcapng
 echo "== srinspect audit --profile rfc8754: pcaps/crafted-rfc8754.pcapng"
 .venv/bin/srinspect audit "${keys[@]}" --profile rfc8754 --fail-on never \
     pcaps/crafted-rfc8754.pcapng
+echo "== srinspect audit --config pcaps/crafted-csid.toml (C-SIDs 2001:db8::/32/16):" \
+    "pcaps/kernel-next-csid.pcap pcaps/crafted-csid.pcapng"
+.venv/bin/srinspect audit "${keys[@]}" --config pcaps/crafted-csid.toml --fail-on never \
+    pcaps/kernel-next-csid.pcap pcaps/crafted-csid.pcapng
 if [ "$(id -u)" -ne 0 ]; then
     echo "== conformance and lab demo skipped: they need root (network namespaces, guests)"
     exit 0
