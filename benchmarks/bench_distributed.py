@@ -43,10 +43,10 @@ sys.path.insert(0, str(HERE))
 from distributed import Client, LocalCluster  # noqa: E402
 from make_mixed import write as make_mixed  # noqa: E402
 
-from srinspect.audit import Auditor  # noqa: E402
-from srinspect.distributed import audit_distributed, worker_version  # noqa: E402
+from srinspect.audit.distributed import audit_distributed, worker_version  # noqa: E402
+from srinspect.audit.pool import audit_parallel  # noqa: E402
+from srinspect.audit.sequential import Auditor  # noqa: E402
 from srinspect.keys import build_keyring  # noqa: E402
-from srinspect.parallel import audit_parallel  # noqa: E402
 from srinspect.rules import Profile  # noqa: E402
 from srinspect.sinks.audit_json import render_json  # noqa: E402
 

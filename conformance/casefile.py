@@ -37,15 +37,7 @@ from pathlib import Path
 from scapy.layers.inet6 import UDP, ICMPv6EchoRequest, IPv6
 from scapy.packet import Packet, Raw
 
-from .expect import (
-    Answered,
-    AnyOf,
-    Dropped,
-    Expectation,
-    ForwardedAs,
-    ForwardedWith,
-    IcmpErr,
-)
+from .expect import Answered, AnyOf, Dropped, Expectation, ForwardedAs, ForwardedWith, IcmpErr
 from .fields import canonical
 from .model import Case, Level, Profile, Send
 from .packets import FILLER, TAG_MAGIC, UDP_DPORT, UDP_SPORT, Ctx, advance, decap

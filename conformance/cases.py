@@ -25,15 +25,7 @@ from srinspect.keys import Keyring
 from srinspect.linklayer import LINKTYPE_RAW
 from srinspect.srh import FLAG_H, SrhSpec, hmac_tlv, node_tlv, padding_tlv, push_srh, tlv
 
-from .expect import (
-    Answered,
-    AnyOf,
-    Dropped,
-    Expectation,
-    Forwarded,
-    IcmpErr,
-    RateLimited,
-)
+from .expect import Answered, AnyOf, Dropped, Expectation, Forwarded, IcmpErr, RateLimited
 from .model import Case, Level, Profile, Send
 from .packets import (
     NH_ICMPV6,

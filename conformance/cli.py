@@ -1,4 +1,4 @@
-"""``srinspect conformance list|run|clean``: registered by ``srinspect.cli._register_extensions``.
+"""``srinspect conformance list|run|clean``: registered by ``srinspect.cli.main``.
 
 Exit codes of ``run``: 0 every applicable MUST passed, 1 a MUST failed (or could not be
 checked), 2 setup or usage error (not root, bad port or DUT file, nothing selected),

@@ -335,7 +335,7 @@ class CliResult:
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run ``srinspect.cli.main(argv)`` in-process; returns exit code, stdout, stderr."""
-    from srinspect.cli import main
+    from srinspect.cli.main import main
 
     def run(*argv: str | os.PathLike[str]) -> CliResult:
         capsys.readouterr()  # drop anything printed before

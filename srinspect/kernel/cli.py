@@ -1,4 +1,4 @@
-"""``srinspect doctor`` and ``srinspect vm run``: registered by ``srinspect.cli``.
+"""``srinspect doctor`` and ``srinspect vm run``: registered by ``srinspect.cli.main``.
 
 Exit codes: doctor 0 when a kernel with SRv6 is available (host or guest), 2 when none is;
 ``vm run`` the command's own exit status, 2 when no guest could be booted, 130 on Ctrl-C.

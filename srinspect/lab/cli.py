@@ -1,4 +1,4 @@
-"""``srinspect lab ...``: registered by ``srinspect.cli`` through ``register(sub)``.
+"""``srinspect lab ...``: registered by ``srinspect.cli.main`` through ``register(sub)``.
 
 Every lab error is a message and exit status 2 (not root, no SRv6 kernel, tool missing,
 no lab up, bad topology); nothing here prints a traceback for a setup problem or an HMAC

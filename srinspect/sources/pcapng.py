@@ -18,13 +18,7 @@ from dataclasses import dataclass
 from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
-from srinspect.sources.pcap import (
-    ByteStream,
-    ChunkedInput,
-    SkimmingReader,
-    make_frame,
-    refill,
-)
+from srinspect.sources.pcap import ByteStream, ChunkedInput, SkimmingReader, make_frame, refill
 
 #: Largest block accepted. Real blocks are a packet plus options; 64 MiB leaves ample room.
 MAX_BLOCK_LEN = 64 << 20

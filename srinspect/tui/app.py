@@ -31,7 +31,6 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Label, TabbedContent, TabPane, Tree
 from textual.worker import Worker, get_current_worker
 
-from srinspect import wireshark
 from srinspect.dissect import Node, packet_tree
 from srinspect.errors import CaptureFormatError
 from srinspect.findings import Finding
@@ -39,6 +38,7 @@ from srinspect.frame import Frame
 from srinspect.keys import Keyring
 from srinspect.locators import Locators
 from srinspect.rules import Profile
+from srinspect.sinks import wireshark
 from srinspect.sinks.pcapng_writer import PcapngWriter
 from srinspect.sources.live import CaptureError
 from srinspect.tui import fmt

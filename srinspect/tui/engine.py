@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
-from srinspect.events import FlowEvent, FlowKey
 from srinspect.findings import Finding
-from srinspect.flows import FlowDecoder, FlowTable, PathChange, SrInfo
+from srinspect.flows.events import FlowEvent, FlowKey
+from srinspect.flows.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
+from srinspect.flows.table import FlowDecoder, FlowTable, PathChange, SrInfo
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Keyring
-from srinspect.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
 from srinspect.locators import Locators
 from srinspect.rules import Profile
 from srinspect.sources.live import CaptureEvent

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from srinspect.events import PROTO_NAMES, FlowKey, addr_text
+from srinspect.flows.events import PROTO_NAMES, FlowKey, addr_text
 
 PREFIXES = ("src", "dst", "seg", "rule", "hmac", "flow")
 

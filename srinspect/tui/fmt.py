@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
-from srinspect.events import PROTO_NAMES, FlowKey, addr_text
 from srinspect.findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED
+from srinspect.flows.events import PROTO_NAMES, FlowKey, addr_text
 
 SPARK = "▁▂▃▄▅▆▇█"
 HMAC_ORDER = (HMAC_MISMATCH, HMAC_MALFORMED, HMAC_UNKNOWN_KEY, HMAC_VERIFIED)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pickle
 
-from srinspect import findingstore
+from srinspect.audit import findingstore
+from srinspect.audit.findingstore import FindingStore
 from srinspect.findings import Finding
-from srinspect.findingstore import FindingStore
 from srinspect.rules import Severity
 
 

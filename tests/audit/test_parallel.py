@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from srinspect.audit import Auditor
+from srinspect.audit.pool import audit_parallel, plan
+from srinspect.audit.sequential import Auditor
 from srinspect.build import ethernet, inner_udp, srv6_packet
 from srinspect.frame import Frame
-from srinspect.parallel import audit_parallel, plan
 from srinspect.rules import Profile
 from srinspect.sinks.audit_json import report_dict
 from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
@@ -121,7 +121,7 @@ def test_workers_spill_findings_to_row_files(tmp_path: Path, monkeypatch, max_fi
     files; the report is still the sequential one, and no file is left behind."""
     import tempfile
 
-    from srinspect import parallel
+    from srinspect.audit import pool as parallel
 
     monkeypatch.setattr(parallel, "SPILL_ROWS", 40)  # inherited by the forked workers
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))

@@ -28,10 +28,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="needs srinspect[dask]")
 
-from srinspect.audit import Auditor, AuditReport  # noqa: E402
-from srinspect.build import ethernet, inner_udp, srv6_packet, with_hmac  # noqa: E402
-from srinspect.cli import expand_inputs  # noqa: E402
-from srinspect.distributed import (  # noqa: E402
+from srinspect.audit.distributed import (  # noqa: E402
     REDO,
     DistributedError,
     Merger,
@@ -39,14 +36,17 @@ from srinspect.distributed import (  # noqa: E402
     parse_scheduler,
     run_unit,
 )
+from srinspect.audit.inputs import expand_url_inputs  # noqa: E402
+from srinspect.audit.pool import audit_parallel, plan  # noqa: E402
+from srinspect.audit.sequential import Auditor, AuditReport  # noqa: E402
+from srinspect.audit.split import WorkUnit  # noqa: E402
+from srinspect.build import ethernet, inner_udp, srv6_packet, with_hmac  # noqa: E402
+from srinspect.cli.audit import expand_inputs  # noqa: E402
 from srinspect.frame import Frame  # noqa: E402
-from srinspect.fsio import expand_url_inputs  # noqa: E402
 from srinspect.keys import Key, Keyring, build_keyring  # noqa: E402
-from srinspect.parallel import audit_parallel, plan  # noqa: E402
 from srinspect.rules import Profile  # noqa: E402
 from srinspect.sinks.audit_json import render_json, report_dict  # noqa: E402
 from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap  # noqa: E402
-from srinspect.split import WorkUnit  # noqa: E402
 from srinspect.srh import SrhSpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -360,7 +360,7 @@ def test_parallel_workers_note_unsupported_linktype(captures: list[str]) -> None
 
 
 def _cli(*args: str, pre: str = "") -> subprocess.CompletedProcess[str]:
-    code = f"import sys\n{pre}\nfrom srinspect.cli import main\nsys.exit(main(sys.argv[1:]))"
+    code = f"import sys\n{pre}\nfrom srinspect.cli.main import main\nsys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=REPO, timeout=120, check=False)
 

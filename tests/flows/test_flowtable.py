@@ -14,8 +14,9 @@ import time
 import pytest
 
 from srinspect import build
-from srinspect.events import FindingSeen, FlowEnded, FlowStarted, PathChanged
-from srinspect.flows import (
+from srinspect.flows.events import FindingSeen, FlowEnded, FlowStarted, PathChanged
+from srinspect.flows.linkload import DIR_ANY, DIR_RX, DIR_TX, LinkLoad, RateWindow, segment_pairs
+from srinspect.flows.table import (
     FlowDecoder,
     FlowMonitor,
     FlowTable,
@@ -26,7 +27,6 @@ from srinspect.flows import (
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Key, Keyring
-from srinspect.linkload import DIR_ANY, DIR_RX, DIR_TX, LinkLoad, RateWindow, segment_pairs
 from srinspect.locators import Locators
 from srinspect.srh import SrhSpec
 from srinspect.wire import parse_ip6
@@ -535,7 +535,7 @@ def test_segment_pairs_count_a_flow_seen_on_three_links_once() -> None:
 
 
 def test_flows_text_columns_fit_long_addresses() -> None:
-    from srinspect.cli_flows import _table
+    from srinspect.cli.flows import _table
 
     rows = [("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", "fc00::1", "12"), ("a", "b", "3")]
     lines = _table(("FROM", "TO", ">PACKETS"), rows)

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet
-from srinspect.flows import FlowDecoder, FlowMonitor, FlowTable
+from srinspect.flows.linkload import LinkLoad
+from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
-from srinspect.linkload import LinkLoad
 from srinspect.locators import ConfigError, Locators, parse_config
 from srinspect.sinks.pcapng_writer import write_pcap
 from srinspect.srh import SrhSpec

@@ -26,7 +26,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from srinspect.build import ethernet, ipv6_packet, srv6_packet, udp
-from srinspect.metrics import (
+from srinspect.sinks.metrics import (
     MAX_TOP,
     MetricsError,
     MetricsServer,
@@ -85,7 +85,7 @@ def test_exposition_of_a_watched_capture(tmp_path: Path, make_pcap, run_cli) -> 
     """Read the capture through the watch code path (no replay) and check every family."""
     import argparse
 
-    from srinspect.cli_flows import Session, WatchMetrics
+    from srinspect.cli.flows import Session, WatchMetrics
     from srinspect.sources.live import FileSource
 
     data, nframes, nbytes = capture(make_pcap)
@@ -93,7 +93,7 @@ def test_exposition_of_a_watched_capture(tmp_path: Path, make_pcap, run_cli) -> 
     path.write_bytes(data)
     args = argparse.Namespace(max_flows=100, idle_timeout=60.0, window=5.0, profile=None,
                               key=[], keys=[], locator=[], config=None, bpf=None)
-    from srinspect.cli import add_locator_options, add_profile_and_keys
+    from srinspect.cli.options import add_locator_options, add_profile_and_keys
 
     parser = argparse.ArgumentParser()
     add_profile_and_keys(parser)
@@ -273,7 +273,7 @@ def test_real_prometheus_scrapes_a_replayed_watch(prometheus, tmp_path: Path,
 
 def test_monitor_metrics_from_its_engine(tmp_path: Path, make_pcap) -> None:  # type: ignore[no-untyped-def]
     """The monitor answers scrapes from its engine's snapshot; same numbers as watch."""
-    from srinspect.cli_monitor import MonitorMetrics
+    from srinspect.cli.monitor import MonitorMetrics
     from srinspect.sources import open_capture
     from srinspect.sources.live import CaptureEvent
     from srinspect.tui.engine import MonitorEngine

@@ -10,8 +10,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from tuihelp import PCAPS, drive, make_app, screen_text  # type: ignore[import-not-found]
 
-from srinspect.events import addr_text
 from srinspect.findings import Finding
+from srinspect.flows.events import addr_text
 from srinspect.sources import open_capture
 from srinspect.sources.live import CaptureEvent
 from srinspect.tui.app import MonitorApp
@@ -19,11 +19,7 @@ from srinspect.tui.feeds import FileFeed
 from srinspect.tui.widgets.detail import SELECT_STYLE, DetailTree, HexView
 from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.panels import FlowInfo
-from srinspect.tui.widgets.tables import (
-    FlowsTable,
-    PacketsTable,
-    RecentFindingsTable,
-)
+from srinspect.tui.widgets.tables import FlowsTable, PacketsTable, RecentFindingsTable
 
 
 def travel(segments: tuple[bytes, ...]) -> list[str]:

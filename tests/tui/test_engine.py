@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from srinspect.events import addr_text
+from srinspect.flows.events import addr_text
 from srinspect.keys import build_keyring
 from srinspect.sources import open_capture
 from srinspect.sources.live import CaptureEvent

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from srinspect.events import addr_text
+from srinspect.flows.events import addr_text
 from srinspect.sources import open_capture
 from srinspect.tui.app import MonitorApp, write_records
 from srinspect.tui.engine import MonitorEngine

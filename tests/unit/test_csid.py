@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from srinspect import csid, skim
-from srinspect.audit import Auditor
+from srinspect.audit.sequential import Auditor
 from srinspect.build import ethernet, inner_udp, srv6_packet
-from srinspect.cli import main
+from srinspect.cli.main import main
 from srinspect.csid import CsidFormat, CsidFormats, parse_format
 from srinspect.frame import Frame
 from srinspect.inspector import CLEAN, Inspector

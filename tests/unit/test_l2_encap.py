@@ -18,13 +18,13 @@ from srinspect.build import (
     udp4,
     vlan_tag,
 )
-from srinspect.cli_flows import flow_title
+from srinspect.cli.flows import flow_title
 from srinspect.dissect import packet_dict, packet_tree, render_tree
-from srinspect.flows import FlowDecoder, FlowMonitor, FlowTable, key_from_result
+from srinspect.flows.linkload import LinkLoad
+from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable, key_from_result
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.ipv6 import Ipv4
-from srinspect.linkload import LinkLoad
 from srinspect.rules import Profile
 from srinspect.sources import open_capture
 from srinspect.srh import SrhSpec

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from srinspect import fastpath, skim
-from srinspect.audit import Auditor
+from srinspect.audit.sequential import Auditor
 from srinspect.build import (
     ETH_IPV4,
     NH_ETHERNET,

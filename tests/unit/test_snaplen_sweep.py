@@ -33,10 +33,10 @@ from srinspect.build import (
     vlan_tag,
 )
 from srinspect.dissect import Node, packet_dict, packet_tree, render_tree
-from srinspect.flows import FlowDecoder, FlowMonitor, FlowTable
+from srinspect.flows.linkload import LinkLoad
+from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
-from srinspect.linkload import LinkLoad
 from srinspect.rules import Profile
 from srinspect.sources import open_capture
 from srinspect.srh import SrhSpec

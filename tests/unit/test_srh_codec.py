@@ -14,14 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srinspect.build import (
-    ethernet,
-    inner_udp,
-    ipv6_packet,
-    srv6_packet,
-    udp,
-    with_hmac,
-)
+from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet, udp, with_hmac
 from srinspect.errors import BuildError, SrinspectError
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector

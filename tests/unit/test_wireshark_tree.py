@@ -1,4 +1,4 @@
-"""pyshark's full dissection as a plain tree (srinspect/wireshark.py), without a UI.
+"""pyshark's full dissection as a plain tree (srinspect/sinks/wireshark.py), without a UI.
 
 Ground truth for the byte positions is srinspect's own decode: on real captures (the project's
 and third-party ones) the SRH layer tshark shows and each of its fixed fields must sit on the
@@ -18,8 +18,7 @@ import pytest
 from srinspect.dissect import Node, packet_tree
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.rules import Profile
-from srinspect.sources import open_capture
-from srinspect.wireshark import (
+from srinspect.sinks.wireshark import (
     DissectError,
     DissectTimeout,
     TsharkMissing,
@@ -29,6 +28,7 @@ from srinspect.wireshark import (
     pdml_tree,
     render_lines,
 )
+from srinspect.sources import open_capture
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = REPO.parent / "shared" / "pcaps-external"

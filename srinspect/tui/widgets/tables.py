@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from rich.style import Style
 from rich.text import Text
 
-from srinspect.events import addr_text
+from srinspect.flows.events import addr_text
 from srinspect.tui import fmt
 from srinspect.tui.engine import FindingRecord, FlowRow, PacketRecord, RuleRow
 from srinspect.tui.widgets.vtable import Cell, Column, VirtualTable

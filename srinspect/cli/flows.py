@@ -31,28 +31,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TextIO
 
-from .cli import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_locator_options,
-    add_profile_and_keys,
-    load_csid,
-    load_keys,
-    load_locators,
-)
-from .cliargs import (
-    add_flow_table_options,
-    add_metrics_options,
-    add_source_options,
-    count,
-    positive,
-)
-from .errors import CaptureFormatError
-from .events import PROTO_NAMES, FlowEvent, addr_text
-from .flows import Flow, FlowDecoder, FlowMonitor, FlowTable, SrInfo
-from .inspector import Inspector
-from .linkload import LinkLoad, segment_pairs
-from .metrics import (
+from ..errors import CaptureFormatError
+from ..flows.events import PROTO_NAMES, FlowEvent, addr_text
+from ..flows.linkload import LinkLoad, segment_pairs
+from ..flows.table import Flow, FlowDecoder, FlowMonitor, FlowTable, SrInfo
+from ..inspector import Inspector
+from ..sinks.metrics import (
     FaultCounter,
     MetricsError,
     MetricsServer,
@@ -63,13 +47,27 @@ from .metrics import (
     parse_address,
     top_flows,
 )
-from .sources.live import (
+from ..sources.live import (
     CaptureError,
     CaptureEvent,
     FileSource,
     InterfaceDrops,
     LiveSource,
     Source,
+)
+from .options import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_flow_table_options,
+    add_locator_options,
+    add_metrics_options,
+    add_profile_and_keys,
+    add_source_options,
+    count,
+    load_csid,
+    load_keys,
+    load_locators,
+    positive,
 )
 
 #: Exit status when a live capture failed and was not running at the end (after the

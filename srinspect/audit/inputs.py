@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any
 
-from .audit import Auditor
-from .sources import CaptureReader, from_stream
+from ..sources import CaptureReader, from_stream
+from .sequential import Auditor
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")  # as cli.py
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 FSSPEC_HINT = "reading URLs needs fsspec: pip install 'srinspect[dask]'"
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .fsio import input_size, open_input
-from .sources.pcap import _FILE_HDR, _MAGICS, _REC_HDR, DEFAULT_CAPLEN_CAP, MAX_CAPLEN
-from .sources.pcapng import BT_EPB, BT_IDB, BT_SHB, MAX_BLOCK_LEN
+from ..sources.pcap import _FILE_HDR, _MAGICS, _REC_HDR, DEFAULT_CAPLEN_CAP, MAX_CAPLEN
+from ..sources.pcapng import BT_EPB, BT_IDB, BT_SHB, MAX_BLOCK_LEN
+from .inputs import input_size, open_input
 
 MIN_UNIT = 32 << 20  # smaller pieces cost more in process overhead than they gain
 SYNC_WINDOW = 1 << 20  # bytes scanned for a boundary before giving up

@@ -43,17 +43,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from . import __version__
-from .audit import STATUS_OK, AuditReport, FileReport
-from .findings import Finding
+from .. import __version__
+from ..findings import Finding
+from ..inspector import Inspector
+from ..keys import Keyring
+from ..rules import Profile
 from .findingstore import FindingStore
-from .fsio import StreamAuditor, expand_url_inputs, input_size, is_url
-from .inspector import Inspector
-from .keys import Keyring
-from .parallel import UnitResult, _add_finding, _merge_report, audit_unit_with, plan
+from .inputs import StreamAuditor, expand_url_inputs, input_size, is_url
+from .pool import UnitResult, _add_finding, _merge_report, audit_unit_with, plan
 from .progress import AuditProgress
 from .progress import wanted as progress_wanted
-from .rules import Profile
+from .sequential import STATUS_OK, AuditReport, FileReport
 from .split import MIN_UNIT, WorkUnit
 
 if TYPE_CHECKING:

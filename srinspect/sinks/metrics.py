@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import addr_text
+from ..flows.events import addr_text
 
 PREFIX = "srinspect"
 DEFAULT_TOP = 10

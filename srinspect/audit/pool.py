@@ -21,16 +21,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .audit import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
-from .errors import CaptureFormatError
-from .findings import Finding, FindingRow
+from ..errors import CaptureFormatError
+from ..findings import Finding, FindingRow
+from ..inspector import CLEAN, FastResult, Inspector, InspectorBug, PacketResult
+from ..keys import Keyring
+from ..rules import Profile
+from ..sources.pcap import PcapReader
+from ..sources.pcapng import PcapngReader
 from .findingstore import FindingStore, append_rows, open_and_unlink
-from .fsio import input_size, open_input
-from .inspector import CLEAN, FastResult, Inspector, InspectorBug, PacketResult
-from .keys import Keyring
-from .rules import Profile
-from .sources.pcap import PcapReader
-from .sources.pcapng import PcapngReader
+from .inputs import input_size, open_input
+from .sequential import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
 from .split import MIN_UNIT, WorkUnit, plan_file, sync_offset
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, process start-up costs more than it saves

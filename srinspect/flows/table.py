@@ -35,6 +35,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from ..frame import Frame
+from ..inspector import Inspector, PacketResult
+from ..ipv6 import NH_ETHERNET, NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
 from .events import (
     FindingSeen,
     FlowEnded,
@@ -46,10 +50,6 @@ from .events import (
     key_dict,
     travel_order,
 )
-from .findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
-from .frame import Frame
-from .inspector import Inspector, PacketResult
-from .ipv6 import NH_ETHERNET, NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
 from .linkload import LinkLoad, RateWindow
 
 __all__ = [

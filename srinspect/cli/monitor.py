@@ -13,23 +13,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .cli import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_locator_options,
-    add_profile_and_keys,
-    load_keys,
-    load_locators,
-)
-from .cliargs import (
-    add_flow_table_options,
-    add_metrics_options,
-    add_source_options,
-    count,
-    positive,
-)
-from .errors import CaptureFormatError
-from .metrics import (
+from ..errors import CaptureFormatError
+from ..sinks.metrics import (
     FaultCounter,
     MetricsError,
     MetricsServer,
@@ -37,10 +22,23 @@ from .metrics import (
     from_monitor,
     parse_address,
 )
+from .options import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_flow_table_options,
+    add_locator_options,
+    add_metrics_options,
+    add_profile_and_keys,
+    add_source_options,
+    count,
+    load_keys,
+    load_locators,
+    positive,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .tui.engine import MonitorEngine
-    from .tui.feeds import Feed
+    from ..tui.engine import MonitorEngine
+    from ..tui.feeds import Feed
 
 _positive = positive
 _count = count
@@ -99,9 +97,9 @@ class MonitorMetrics:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from .sources.live import CaptureError
-    from .tui.feeds import file_source, live_feed
-    from .tui.lab import LabMap, LabUnavailable, load_lab
+    from ..sources.live import CaptureError
+    from ..tui.feeds import file_source, live_feed
+    from ..tui.lab import LabMap, LabUnavailable, load_lab
 
     try:
         address = parse_address(args.metrics) if args.metrics else None
@@ -136,7 +134,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    from .tui.app import MonitorApp
+    from ..tui.app import MonitorApp
 
     app = MonitorApp(feed, profile=args.profile, keyring=keyring, lab=lab,
                      max_packets=args.max_packets, max_flows=args.max_flows,

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
-from .findings import Finding, FindingRow
+from ..findings import Finding, FindingRow
 
 Entry = tuple[str, Finding]
 BATCH = 20_000

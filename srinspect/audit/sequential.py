@@ -12,16 +12,16 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from .csid import CsidFormats
-from .errors import CaptureFormatError
-from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from ..csid import CsidFormats
+from ..errors import CaptureFormatError
+from ..findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
+from ..frame import Frame
+from ..inspector import CLEAN, Inspector, InspectorBug, PacketResult
+from ..keys import Keyring
+from ..linklayer import LINKTYPE_NAMES
+from ..rules import Profile, Severity
+from ..sources import CaptureReader, open_capture
 from .findingstore import FindingStore
-from .frame import Frame
-from .inspector import CLEAN, Inspector, InspectorBug, PacketResult
-from .keys import Keyring
-from .linklayer import LINKTYPE_NAMES
-from .rules import Profile, Severity
-from .sources import CaptureReader, open_capture
 
 STATUS_OK = "ok"
 STATUS_STOPPED = "stopped"  # read up to a damaged or cut record, audited what came before
@@ -178,7 +178,7 @@ class Auditor:
         return fr
 
     def open_reader(self, path: str) -> AbstractContextManager[CaptureReader]:
-        """How an input is opened; subclasses open other kinds of input (fsio: URLs)."""
+        """How an input is opened; subclasses open other kinds of input (audit.inputs: URLs)."""
         return open_capture(path)
 
     def _loop_fast(self, reader: CaptureReader, fr: FileReport) -> None:
