@@ -20,7 +20,7 @@ from srinspect.kernel.choice import NoKernel, Target
 from srinspect.kernel.choice import targets as choose_targets
 from srinspect.kernel.images import ImageError
 
-from . import netns, userload
+from . import cleanup, userload
 from .cases import CASES
 from .dut.base import Dut
 from .kernels import run_in_guest
@@ -135,7 +135,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     if not _is_root():
         print("srinspect conformance: clean needs root", file=sys.stderr)
         return EXIT_SETUP
-    removed = netns.sweep_leftovers(include_kept=True)
+    removed = cleanup.sweep_leftovers(include_kept=True)
     print(f"removed {len(removed)} namespaces" + (": " + " ".join(removed) if removed else ""))
     return 0
 

@@ -1,8 +1,9 @@
 """Raw Ethernet I/O on the tester's ports: send a case's packets, collect what comes back.
 
 One AF_PACKET socket per port, bound to IPv6 frames only. Both adapters use this: the linux
-adapter opens the sockets inside its namespaces (``netns.inside``; a socket stays in the
-namespace it was created in), the ports adapter in the current namespace.
+adapter opens the sockets inside its namespaces (``srinspect.kernel.netns.inside``; a
+socket stays in the namespace it was created in), the ports adapter in the current
+namespace.
 
 Knowing when a case is over without a long fixed timeout: after a case's packets the
 exchanger sends a *barrier*, a plain IPv6 packet the DUT forwards out of ``rx``. The DUT

@@ -38,4 +38,17 @@ class BuildError(SrinspectError):
 
 
 class LabError(SrinspectError):
-    """Network-namespace lab or DUT setup failed."""
+    """Network-namespace lab or DUT setup failed: a message for a person (the CLI prints
+    it, exit 2)."""
+
+
+class CommandError(LabError):
+    """A command (ip, tc, iperf3, ...) failed; carries its stderr."""
+
+    def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
+        cmd = " ".join(argv)
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
+        super().__init__(f"`{cmd}` failed: {detail}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr

@@ -12,7 +12,7 @@ every packet the suite sees came from the DUT. The DUT has permanent neighbour e
 neighbour discovery delays or pollutes a case.
 
 Addresses come only from 2001:db8::/32 (documentation) and the namespaces are named
-``src-<pid>-snd|dut|rcv``; see ``netns.py`` for how they are always removed.
+``src-<pid>-snd|dut|rcv``; see ``cleanup.py`` for how they are always removed.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from types import FrameType
 from typing import Any
 
 from srinspect.errors import LabError
+from srinspect.kernel import netns
 from srinspect.kernel.probe import kernel_words
 from srinspect.keys import Key
 
-from .. import netns
+from .. import cleanup
 from ..link import Exchange, Exchanger, Port
 from ..topology import Policy, Topology
 
@@ -165,7 +166,7 @@ class LinuxDut:
         self.keep = keep
         self.log = log or (lambda msg: None)
         self.pid = os.getpid()
-        base = f"{netns.PREFIX}{self.pid}"
+        base = f"{cleanup.PREFIX}{self.pid}"
         self.snd, self.dut, self.rcv = f"{base}-snd", f"{base}-dut", f"{base}-rcv"
         # A fresh random secret per run unless a test pins one; it reaches the kernel on
         # ip's stdin only, never a command line, a log or a report.
@@ -178,7 +179,7 @@ class LinuxDut:
         self._state = KernelState()
         self._support: dict[str, str | None] = {}
         self._exchanger: Exchanger | None = None
-        self._reaper: netns.Reaper | None = None
+        self._reaper: cleanup.Reaper | None = None
         self._built: list[str] = []
         self._old_handlers: dict[int, Any] = {}
         self._closed = False
@@ -188,7 +189,7 @@ class LinuxDut:
 
     def open(self) -> None:
         _preflight()
-        swept = netns.sweep_leftovers()
+        swept = cleanup.sweep_leftovers()
         if swept:
             self.log(f"removed {len(swept)} namespaces left by a killed run: {' '.join(swept)}")
         self._install_handlers()
@@ -211,7 +212,7 @@ class LinuxDut:
     def _build(self) -> None:
         names = [self.snd, self.dut, self.rcv]
         self._built = names
-        self._reaper = netns.Reaper(names)  # before anything exists that could leak
+        self._reaper = cleanup.Reaper(names)  # before anything exists that could leak
         netns.ip_batch(None, [f"netns add {n}" for n in names])
         netns.ip_batch(self.dut, [
             f"link add d0 address {D0_MAC} type veth peer name s0 address {S0_MAC} "
@@ -222,9 +223,9 @@ class LinuxDut:
             f"netns {self.rcv}",
         ])
         # Tester-side interfaces: no IPv6 stack, so those kernels stay silent.
-        netns.sysctl_writes(self.snd, {"ipv6/conf/s0/disable_ipv6": "1"})
-        netns.sysctl_writes(self.rcv, {"ipv6/conf/r0/disable_ipv6": "1",
-                                       "ipv6/conf/r1/disable_ipv6": "1"})
+        netns.sysctl(self.snd, _net({"ipv6/conf/s0/disable_ipv6": "1"}))
+        netns.sysctl(self.rcv, _net({"ipv6/conf/r0/disable_ipv6": "1",
+                                     "ipv6/conf/r1/disable_ipv6": "1"}))
         dut_sysctls = {"ipv6/conf/all/forwarding": "1"}
         for dev in ("all", "default", "d0", "d1", "d2"):
             dut_sysctls[f"ipv6/conf/{dev}/accept_dad"] = "0"
@@ -232,9 +233,9 @@ class LinuxDut:
         # A kernel without SRv6 HMAC has no seg6_require_hmac: such sysctls are never
         # written (the cases needing them are SKIPped by the probe).
         every = {*BASE_SYSCTLS, *(k for keys in SYSCTLS.values() for k in keys)}
-        self._absent = {k for k in every if not netns.sysctl_exists(self.dut, k)}
+        self._absent = {k for k in every if not netns.sysctl_exists(self.dut, f"net/{k}")}
         dut_sysctls.update(self._present(BASE_SYSCTLS))
-        netns.sysctl_writes(self.dut, dut_sysctls)
+        netns.sysctl(self.dut, _net(dut_sysctls))
         self._state.sysctls = dict(BASE_SYSCTLS)
         netns.ip_batch(self.dut, [
             "link set lo up", "link set d0 up", "link set d1 up", "link set d2 up",
@@ -260,11 +261,10 @@ class LinuxDut:
         kernel the probe finds End.DT46 refused, and its case is SKIPped with the reason)."""
         if shutil.which("modprobe"):
             subprocess.run(["modprobe", "-q", "vrf"], capture_output=True, check=False)
-        with contextlib.suppress(OSError), netns.inside(self.dut), \
-                open("/proc/sys/net/vrf/strict_mode", "w") as f:
-            f.write("1")
+        with contextlib.suppress(LabError):  # no VRF module: no strict_mode either
+            netns.sysctl(self.dut, {"net/vrf/strict_mode": "1"})
         for line in (f"link add {VRF} type vrf table {TABLE}", f"link set {VRF} up"):
-            netns.ip(line.split(), netns=self.dut, check=False)
+            netns.ip(self.dut, *line.split(), check=False)
 
     def _open_ports(self) -> None:
         with netns.inside(self.snd):
@@ -282,7 +282,7 @@ class LinuxDut:
         if not self.keep:
             netns.delete(self._built)
         elif self._built:
-            netns.mark_kept(self.pid)
+            cleanup.mark_kept(self.pid)
         if self._reaper:
             self._reaper.finish(self.keep)
         for sig, handler in self._old_handlers.items():
@@ -294,7 +294,7 @@ class LinuxDut:
     def _probe(self) -> None:
         """Find out once what this kernel can do, by trying it (then undoing it)."""
         for need, keys in SYSCTLS.items():
-            missing = [k for k in keys if not netns.sysctl_exists(self.dut, k)]
+            missing = [k for k in keys if not netns.sysctl_exists(self.dut, f"net/{k}")]
             self._support[need] = (f"kernel has no net.{missing[0].replace('/', '.')}"
                                    if missing else None)
         self._support["port:rx2"] = None
@@ -310,12 +310,12 @@ class LinuxDut:
         # line, but an iproute2 too old to parse it exits, which would end a whole batch.
         for need, routes in ROUTES.items():
             for dst, spec in routes.items():
-                proc = netns.ip(["route", "add", *spec.split()], netns=self.dut, check=False)
+                proc = netns.attempt(netns.ip_argv(self.dut, "route", "add", *spec.split()))
                 if proc.returncode != 0:
                     self._support[need] = ("kernel refused the route: "
                                            f"{kernel_words(proc.stderr)}")
                     break
-                netns.ip(["route", "del", dst], netns=self.dut, check=False)
+                netns.ip(self.dut, "route", "del", dst, check=False)
             else:
                 self._support[need] = None
         if self._support["hmac-key"] is None:
@@ -333,7 +333,7 @@ class LinuxDut:
         cur = self._state
         changed = {k: v for k, v in want.sysctls.items() if cur.sysctls.get(k) != v}
         if changed:
-            netns.sysctl_writes(self.dut, self._present(changed))
+            netns.sysctl(self.dut, _net(self._present(changed)))
             cur.sysctls.update(changed)
         for key_id in sorted(want.hmac_keys - cur.hmac_keys):
             self._set_key(key_id, self._secret)
@@ -355,8 +355,8 @@ class LinuxDut:
     def _set_key(self, key_id: int, secret: str) -> None:
         """``ip sr hmac set`` reads the secret from stdin; an empty one deletes the key.
         ip's messages are reported, its stdin never."""
-        netns.ip(["sr", "hmac", "set", str(key_id), "sha256"], netns=self.dut,
-                 stdin=secret + "\n")
+        netns.run(netns.ip_argv(self.dut, "sr", "hmac", "set", str(key_id), "sha256"),
+                  input=secret + "\n", new_session=True)
 
     # -- traffic -----------------------------------------------------------------------------
 
@@ -387,3 +387,9 @@ def _preflight() -> None:
         raise LabError("the linux DUT needs iproute2's `ip` command")
     if not os.path.exists("/proc/sys/net/ipv6"):
         raise LabError("this kernel has no IPv6")
+
+
+def _net(settings: dict[str, str]) -> dict[str, str]:
+    """The suite names its sysctls below /proc/sys/net, as the kernel's documentation of
+    them does; sysctl(8) names start at /proc/sys."""
+    return {f"net/{k}": v for k, v in settings.items()}

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from srinspect.errors import LabError
+from srinspect.kernel import netns
 from srinspect.keys import Key
 from srinspect.wire import parse_ip6
 
-from .. import nd, netns
+from .. import nd
 from ..link import Exchange, Exchanger, Port
 from ..topology import Policy, Topology
 from .base import CAPABILITIES

@@ -14,6 +14,7 @@ guest path can be exercised on any machine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -22,6 +23,9 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..errors import LabError
+from . import netns
 
 FORCE_GUEST_ENV = "SRINSPECT_FORCE_GUEST"
 PROBE_PREFIX = "srinspect-probe-"
@@ -169,8 +173,8 @@ class _Prober:
         self._probe_hmac()
         for qdisc, args in (("tbf", "tbf rate 10mbit burst 32kbit latency 30ms"),
                             ("netem", "netem delay 1ms")):
-            proc = _run(["tc", "-n", self.ns, "qdisc", "replace", "dev", dev, "root",
-                         *args.split()]) if shutil.which("tc") else None
+            proc = netns.attempt(["tc", "-n", self.ns, "qdisc", "replace", "dev", dev,
+                                  "root", *args.split()]) if shutil.which("tc") else None
             if proc is None:
                 self.pieces.append(Piece(qdisc, False, "tc is missing (apt-get install "
                                                        "iproute2)"))
@@ -183,8 +187,9 @@ class _Prober:
         namespace's ``net.vrf.strict_mode=1``: give them both, as the DUT does (a kernel
         without VRF support then refuses those two actions with its reason)."""
         if shutil.which("modprobe"):
-            _run(["modprobe", "-q", "vrf"])
-        _run(["ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.vrf.strict_mode=1"])
+            netns.attempt(["modprobe", "-q", "vrf"])
+        with contextlib.suppress(LabError):  # no VRF module: DT4/DT46 say so below
+            netns.sysctl(self.ns, {"net.vrf.strict_mode": 1})
         self._ipn(["link", "add", "vrf100", "type", "vrf", "table", "100"])
         self._ipn(["link", "set", "vrf100", "up"])
 
@@ -216,12 +221,7 @@ class _Prober:
 
 
 def _ip(args: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return _run(["ip", *args], stdin=stdin)
-
-
-def _run(argv: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=30,
-                          check=False)
+    return netns.attempt(["ip", *args], input=stdin)
 
 
 def _words(proc: subprocess.CompletedProcess[str]) -> str:

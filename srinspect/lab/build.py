@@ -14,20 +14,11 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..kernel.netns import ip, ip_batch, list_namespaces, run, sysctl, tc_batch
 from .errors import LabError
 from .model import Link, Plan, build_plan
-from .netns import (
-    ip,
-    ip_batch,
-    list_namespaces,
-    require_kernel,
-    require_root,
-    require_tool,
-    run,
-    sysctl,
-    tc_batch,
-)
 from .processes import kill_namespace_processes, stop_pidfile
+from .requirements import require_kernel, require_root, require_tool
 from .routing import equal_cost_alternatives
 from .state import RUN_ROOT, LabPaths, locked, new_state, write_state
 from .topology import Topology

@@ -31,10 +31,11 @@ from ..findings import HMAC_MISMATCH, HMAC_VERIFIED
 from ..frame import Frame
 from ..inspector import Inspector, PacketResult
 from ..ipv6 import Ipv6
+from ..kernel.netns import ip_json
 from ..linklayer import LINKTYPE_LINUX_SLL2
 from ..sources import from_stream
 from .errors import LabError
-from .netns import ip_json, require_tool
+from .requirements import require_tool
 
 if TYPE_CHECKING:
     from .lab import Lab

@@ -25,7 +25,7 @@ from .counters import loads_between, read_counters
 from .demo import DemoOptions, ensure_lab, render_step, run_steps, step_json
 from .errors import LabError
 from .lab import Lab
-from .netns import require_root
+from .requirements import require_root
 from .state import lab_prefix
 from .topology import DemoStep, format_rate, load_topology, parse_rate
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .netns import ip_json
+from ..kernel.netns import ip_json
 
 if TYPE_CHECKING:
     from .lab import Lab

@@ -1,12 +1,13 @@
-"""Lab errors. Every one of them is a message for a person (the CLI prints it, exit 2)."""
+"""Lab errors. Every one of them is a message for a person (the CLI prints it, exit 2).
+
+``LabError`` and ``CommandError`` are the project's (srinspect.errors): the lab, the
+conformance DUT and the namespace helpers raise the same ones."""
 
 from __future__ import annotations
 
-from ..errors import LabError as _BaseLabError
+from ..errors import CommandError, LabError
 
-
-class LabError(_BaseLabError):
-    """Something the user can fix: not root, a tool missing, a bad topology, no lab up."""
+__all__ = ["CommandError", "LabError", "NotRootError", "NotRunning", "TopologyError"]
 
 
 class NotRootError(LabError):
@@ -19,15 +20,3 @@ class TopologyError(LabError):
 
 class NotRunning(LabError):  # noqa: N818 - a state, not an accident
     """No lab is up (no state file, or its namespaces are gone)."""
-
-
-class CommandError(LabError):
-    """A command (ip, tc, iperf3, ...) failed; carries its stderr."""
-
-    def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
-        cmd = " ".join(argv)
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
-        super().__init__(f"`{cmd}` failed: {detail}")
-        self.argv = argv
-        self.returncode = returncode
-        self.stderr = stderr

@@ -14,10 +14,10 @@ import re
 import secrets
 from pathlib import Path
 
+from ..kernel.netns import run
 from ..keys import Key, Keyring, load_key_file
 from .errors import LabError
 from .model import Plan
-from .netns import run
 
 ALGO = "sha256"
 # `ip sr hmac set` reads the secret as one line of text (at most 64 bytes in the kernel).

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..kernel.netns import list_namespaces
 from ..keys import Keyring
 from .capture import LabCapture, OnPacket
 from .counters import Direction, DirectionCounters, UtilisationSampler, read_counters
 from .errors import NotRunning
 from .hmac import lab_keys
 from .model import Link, LinkEnd, Node, Plan
-from .netns import list_namespaces
 from .routing import path_hops, policy_path
 from .state import LabPaths, lab_prefix, read_state
 from .traffic import TrafficStatus, traffic_status

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .netns import namespace_pids
+from ..kernel.netns import namespace_pids
 
 
 def cmdline(pid: int) -> list[str]:

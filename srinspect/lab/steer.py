@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..kernel.netns import run
 from .errors import LabError
 from .hmac import ensure_key, install_key
 from .lab import Lab, Policy
-from .netns import run
 from .routing import policy_path
 from .state import locked, read_state, write_state
 

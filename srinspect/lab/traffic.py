@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import LabError
-from .netns import require_tool
 from .processes import read_pid, spawn, stop_pidfile
+from .requirements import require_tool
 
 if TYPE_CHECKING:
     from .lab import Lab

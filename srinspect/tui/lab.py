@@ -75,8 +75,8 @@ def _plan() -> Any:
             raise LabUnavailable("no lab is running (start one with `srinspect lab up`)")
         return plan
     try:
+        from srinspect.kernel.netns import list_namespaces
         from srinspect.lab.model import Plan
-        from srinspect.lab.netns import list_namespaces
         from srinspect.lab.state import LabPaths, lab_prefix, read_state
     except ImportError as exc:
         raise LabUnavailable("this srinspect's lab package has neither Lab.load() nor the "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import netns
+from conformance import cleanup
 
 pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def start_slow_run() -> subprocess.Popen[bytes]:
 
 
 def names_of(pid: int) -> list[str]:
-    return [n for n in netns.own_namespaces() if n.startswith(f"{netns.PREFIX}{pid}-")]
+    return [n for n in cleanup.own_namespaces() if n.startswith(f"{cleanup.PREFIX}{pid}-")]
 
 
 def wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from conformance import netns
+from conformance import cleanup
 from conformance.dut import linux
 from conformance.dut.linux import LinuxDut
 from conformance.model import Profile, Verdict
 from conformance.runner import Runner, select_cases
+from srinspect.kernel import netns as kns
 from srinspect.kernel.probe import probe_host
 from srinspect.sources import open_capture
 
@@ -42,7 +43,7 @@ FLAVOR_CASES = {"end-psp": "psp", "end-usp": "usp", "end-usd": "usd",
 
 
 def our_namespaces() -> list[str]:
-    return [n for n in netns.own_namespaces() if n.startswith(f"{netns.PREFIX}{os.getpid()}-")]
+    return [n for n in cleanup.own_namespaces() if n.startswith(f"{cleanup.PREFIX}{os.getpid()}-")]
 
 
 def test_full_catalogue_reproduces_section5(kernel: None, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -122,18 +123,18 @@ def test_keep_then_clean_and_sweep(kernel: None, run_cli) -> None:  # type: igno
     assert len(kept) == 3
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale, alive = f"{netns.PREFIX}{dead.pid}-dut", f"{netns.PREFIX}1-dut"
+    stale, alive = f"{cleanup.PREFIX}{dead.pid}-dut", f"{cleanup.PREFIX}1-dut"
     for name in (stale, alive):
-        netns.ip(["netns", "add", name])
+        kns.ip(None, "netns", "add", name)
     try:
-        assert stale in netns.sweep_leftovers()
-        assert set(kept) | {alive} <= set(netns.own_namespaces())
+        assert stale in cleanup.sweep_leftovers()
+        assert set(kept) | {alive} <= set(cleanup.own_namespaces())
         r = run_cli("conformance", "clean")
         assert r.rc == 0
         assert our_namespaces() == []
-        assert alive in netns.own_namespaces()
+        assert alive in cleanup.own_namespaces()
     finally:
-        netns.delete([stale, alive, *kept])
+        kns.delete([stale, alive, *kept])
 
 
 def test_a_behaviour_the_kernel_refuses_is_skipped(kernel: None,

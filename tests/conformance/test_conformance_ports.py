@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import netns
 from conformance.dut.linux import R0_ADDR, R1_ADDR, SENDER, LinuxDut
 from conformance.dut.ports import PORTS_EXAMPLE, PortsDut, topology_from
 from conformance.model import Profile, Verdict
 from conformance.runner import Runner, select_cases
 from srinspect.errors import LabError
+from srinspect.kernel import netns
 
 
 def test_example_file_parses(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_ports_adapter_against_a_namespace_dut(kernel: None, tmp_path: Path) -> 
         lab.prepare(frozenset({"srv6", "policy:encap", "seg6local:End", "seg6local:End.X",
                                "hmac-key"}))
         for addr, dev in ((R0_ADDR, "d1"), (R1_ADDR, "d2"), (SENDER, "d0")):
-            netns.ip(["neigh", "del", addr, "dev", dev], netns=lab.dut)
+            netns.ip(lab.dut, "neigh", "del", addr, "dev", dev)
         (tmp_path / "key").write_text("ports-test-key\n")
         (tmp_path / "dut.toml").write_text(f"""
 [tester]

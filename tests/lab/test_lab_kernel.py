@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from srinspect.inspector import Inspector, PacketResult
+from srinspect.kernel.netns import list_namespaces
 from srinspect.lab import build, steer, traffic
 from srinspect.lab.capture import DirectionCapture, LabCapture, capture_delta
 from srinspect.lab.counters import Direction, DirectionLoad, loads_between, read_counters
 from srinspect.lab.lab import Lab
-from srinspect.lab.netns import list_namespaces
 from srinspect.lab.processes import alive
 from srinspect.lab.state import LabPaths
 from srinspect.lab.topology import load_topology

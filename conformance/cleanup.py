@@ -1,4 +1,5 @@
-"""Network namespaces for the embedded DUT: create, enter, configure, and always remove.
+"""The embedded DUT's namespaces are always removed: the name family, the leftover sweep and
+the reaper. (Creating, entering and configuring them is ``srinspect.kernel.netns``.)
 
 The lab must never outlive the suite, however the suite ends:
 
@@ -15,98 +16,22 @@ interfaces, addresses and routes: nothing is ever configured in the root namespa
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-from srinspect.errors import LabError
+from srinspect.kernel import netns
 
 PREFIX = "src-"
 NAME_RE = re.compile(r"^src-(\d+)-(snd|dut|rcv)$")
-NETNS_DIR = Path("/run/netns")
-CLONE_NEWNET = 0x40000000
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-@contextmanager
-def inside(name: str) -> Iterator[None]:
-    """Run the block with this thread in namespace ``name`` (sockets opened here stay in it;
-    /proc/sys/net opened here is that namespace's)."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        target = os.open(NETNS_DIR / name, os.O_RDONLY)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(home)
-
-
-def sysctl_write(name: str, key: str, value: str) -> None:
-    """Write ``/proc/sys/net/<key>`` inside namespace ``name``."""
-    with inside(name), open(f"/proc/sys/net/{key}", "w") as f:
-        f.write(value)
-
-
-def sysctl_writes(name: str, items: dict[str, str]) -> None:
-    with inside(name):
-        for key, value in items.items():
-            with open(f"/proc/sys/net/{key}", "w") as f:
-                f.write(value)
-
-
-def sysctl_exists(name: str, key: str) -> bool:
-    with inside(name):
-        return os.path.exists(f"/proc/sys/net/{key}")
-
-
-def ip(args: Sequence[str], *, netns: str | None = None, stdin: str | None = None,
-       check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``ip [-n NS] ARGS``; raise LabError with ip's own message when it fails."""
-    cmd = ["ip", *(["-n", netns] if netns else []), *args]
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise LabError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()}")
-    return proc
-
-
-def ip_batch(netns: str | None, lines: Sequence[str]) -> None:
-    """Run many ip commands in one process (``ip -batch -``): one exec instead of dozens.
-    The first failing line stops the batch and raises LabError with ip's message."""
-    if not lines:
-        return
-    cmd = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
-    proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise LabError(f"ip -batch in {netns or 'the root namespace'} failed: "
-                       f"{proc.stderr.strip()}")
 
 
 def own_namespaces() -> list[str]:
     """Namespaces of this suite's name family (any pid)."""
-    try:
-        names = os.listdir(NETNS_DIR)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if NAME_RE.match(n))
+    return [n for n in netns.list_namespaces(PREFIX) if NAME_RE.match(n)]
 
 
 def pid_alive(pid: int) -> bool:
@@ -151,18 +76,11 @@ def sweep_leftovers(include_kept: bool = False) -> list[str]:
             continue
         if pid_alive(pid) and not kept:
             continue
-        if ip(["netns", "del", name], check=False).returncode == 0:
-            removed.append(name)
+        removed += netns.delete([name])
     if include_kept and KEEP_DIR.is_dir():
         for marker in KEEP_DIR.glob("*.keep"):
             marker.unlink(missing_ok=True)
     return removed
-
-
-def delete(names: Sequence[str]) -> None:
-    for name in names:
-        if (NETNS_DIR / name).exists():
-            ip(["netns", "del", name], check=False)
 
 
 _REAPER = r"""
