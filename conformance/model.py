@@ -14,21 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from srinspect.rules import Profile
+
 if TYPE_CHECKING:  # pragma: no cover - import cycle only for type checkers
     from .expect import Expectation
     from .packets import Ctx
-
-
-class Profile(StrEnum):
-    """Which specification a run judges the DUT against.
-
-    ``rfc8986`` holds the SRv6 network-programming behaviours (Linux seg6local); it is a
-    separate profile because draft-04 and RFC 8754 say nothing about them.
-    """
-
-    DRAFT04 = "draft-04"
-    RFC8754 = "rfc8754"
-    RFC8986 = "rfc8986"
 
 
 class Level(StrEnum):

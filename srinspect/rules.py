@@ -30,10 +30,20 @@ _SEVERITY_LABELS = {s: s.name.lower() for s in Severity}
 
 
 class Profile(StrEnum):
-    """Which specification packets are judged against."""
+    """Which specification packets, or a device's behaviour, are judged against.
+
+    Packet rules exist for the two SRH specifications (``PACKET_PROFILES``). ``rfc8986``
+    holds the SRv6 network-programming behaviours (Linux seg6local): no packet rule belongs
+    to it, the conformance suite judges a DUT's behaviours under it.
+    """
 
     DRAFT04 = "draft-04"
     RFC8754 = "rfc8754"
+    RFC8986 = "rfc8986"
+
+
+#: The profiles packets are audited under (``--profile`` of audit, decode, flows, ...).
+PACKET_PROFILES = (Profile.DRAFT04, Profile.RFC8754)
 
 
 BOTH = frozenset({Profile.DRAFT04, Profile.RFC8754})

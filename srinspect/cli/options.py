@@ -10,7 +10,7 @@ from typing import TextIO
 from ..csid import CsidFormats, build_formats, parse_format
 from ..keys import Keyring, build_keyring
 from ..locators import ConfigError, Locators, build_locators, locator_arg
-from ..rules import Profile
+from ..rules import PACKET_PROFILES, Profile
 
 
 def positive(text: str) -> float:
@@ -103,10 +103,9 @@ class OutputClosed(Exception):  # noqa: N818 - a condition, not a failure
 
 
 def profile_arg(text: str) -> Profile:
-    try:
-        return Profile(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("profile must be draft-04 or rfc8754") from None
+    if text not in PACKET_PROFILES:
+        raise argparse.ArgumentTypeError("profile must be draft-04 or rfc8754")
+    return Profile(text)
 
 
 def add_profile_and_keys(p: argparse.ArgumentParser) -> None:

@@ -44,7 +44,7 @@ from srinspect.build import ethernet, inner_udp, srv6_packet, with_hmac  # noqa:
 from srinspect.cli.audit import expand_inputs  # noqa: E402
 from srinspect.frame import Frame  # noqa: E402
 from srinspect.keys import Key, Keyring, build_keyring  # noqa: E402
-from srinspect.rules import Profile  # noqa: E402
+from srinspect.rules import PACKET_PROFILES, Profile  # noqa: E402
 from srinspect.sinks.audit_json import render_json, report_dict  # noqa: E402
 from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap  # noqa: E402
 from srinspect.srh import SrhSpec  # noqa: E402
@@ -243,7 +243,7 @@ def test_merger_any_arrival_order_and_duplicates_counted_once(captures: list[str
 # On the cluster
 
 
-@pytest.mark.parametrize("profile", list(Profile))
+@pytest.mark.parametrize("profile", list(PACKET_PROFILES))
 def test_pcaps_dir_identical(client: distributed.Client, profile: Profile) -> None:
     paths = expand_inputs([str(REPO / "pcaps")])
     keys = build_keyring([], [str(REPO / "pcaps" / "crafted-keys.toml"),

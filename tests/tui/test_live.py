@@ -236,7 +236,7 @@ def test_no_resume_feed_ends_at_the_first_fault_and_monitor_exits_2(
     """``monitor --no-resume``: the live feed is started without resuming, so killing
     dumpcap ends the capture (the engine keeps the interface as lost) and the command's exit
     status is 2, as for ``flows --no-resume``."""
-    from srinspect import cli
+    from srinspect.cli.main import main
     from srinspect.tui import app as app_mod
 
     r = netns["r"]
@@ -260,6 +260,6 @@ def test_no_resume_feed_ends_at_the_first_fault_and_monitor_exits_2(
             self.capture_done.set()
 
     monkeypatch.setattr(app_mod, "MonitorApp", HeadlessApp)
-    status = cli.main(["monitor", "-i", f"{r}/r1", "--no-resume"])
+    status = main(["monitor", "-i", f"{r}/r1", "--no-resume"])
     assert seen["ended"], "the feed kept running after the fault"
     assert status == 2

@@ -11,7 +11,7 @@ from srinspect.fastpath import clean_simple_srh
 from srinspect.frame import Frame
 from srinspect.inspector import CLEAN, Inspector, PacketResult
 from srinspect.linklayer import LINKTYPE_IPV6
-from srinspect.rules import Profile
+from srinspect.rules import PACKET_PROFILES, Profile
 from srinspect.srh import SrhSpec, push_srh
 
 SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]
@@ -74,7 +74,7 @@ segment = st.one_of(
     nh=st.sampled_from([41, 4, 17, 43, 59, 143]),
     da_index=st.integers(0, 5),
     plen_delta=st.sampled_from([0, 0, -8, 8]),
-    profile=st.sampled_from(list(Profile)),
+    profile=st.sampled_from(list(PACKET_PROFILES)),
 )
 def test_fast_path_agrees_with_the_validator(segs, sl, fs_delta, flags, reserved, nh, da_index,
                                              plen_delta, profile) -> None:

@@ -34,7 +34,7 @@ from srinspect.frame import Frame
 from srinspect.inspector import _INTERESTING, CLEAN, Inspector
 from srinspect.keys import Key, Keyring
 from srinspect.linklayer import ipv6_offset_func
-from srinspect.rules import Profile
+from srinspect.rules import PACKET_PROFILES, Profile
 from srinspect.sinks.audit_json import report_dict
 from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
 from srinspect.sources import open_capture
@@ -259,7 +259,7 @@ def _audit_both(monkeypatch: pytest.MonkeyPatch, paths: list[Path],
 
 
 @needs_native
-@pytest.mark.parametrize("profile", list(Profile))
+@pytest.mark.parametrize("profile", list(PACKET_PROFILES))
 def test_l2_encapsulation_audit_is_unchanged(tmp_path, monkeypatch, profile) -> None:
     """Next Header 143: the same report with and without the pre-filter, and the faulty
     SRv6 packet inside the Ethernet frame is found (not hidden as a clean outer SRH)."""
@@ -275,7 +275,7 @@ def test_l2_encapsulation_audit_is_unchanged(tmp_path, monkeypatch, profile) -> 
 
 
 @needs_native
-@pytest.mark.parametrize("profile", list(Profile))
+@pytest.mark.parametrize("profile", list(PACKET_PROFILES))
 def test_audit_of_every_sample_capture_is_unchanged(monkeypatch, profile) -> None:
     rep = _audit_both(monkeypatch, CAPTURES, profile)
     assert rep["summary"]["packets"] > 0  # type: ignore[index]

@@ -37,7 +37,7 @@ from srinspect.flows.linkload import LinkLoad
 from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
-from srinspect.rules import Profile
+from srinspect.rules import PACKET_PROFILES, Profile
 from srinspect.sources import open_capture
 from srinspect.srh import SrhSpec
 from srinspect.tui.engine import MonitorEngine
@@ -121,7 +121,7 @@ def _assert_not_invented(cut: dict[str, object] | None, full: dict[str, object] 
             assert value == full[key], f"{where}: {key} = {value!r}, really {full[key]!r}"
 
 
-@pytest.mark.parametrize("profile", list(Profile))
+@pytest.mark.parametrize("profile", list(PACKET_PROFILES))
 @pytest.mark.parametrize(("name", "frame"), FRAMES, ids=[n for n, _ in FRAMES])
 def test_tree_and_json_show_only_captured_fields(name: str, frame: Frame,
                                                  profile: Profile) -> None:

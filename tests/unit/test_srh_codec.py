@@ -19,7 +19,7 @@ from srinspect.errors import BuildError, SrinspectError
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Key, Keyring
-from srinspect.rules import RULES, Profile, Severity
+from srinspect.rules import PACKET_PROFILES, RULES, Profile, Severity
 from srinspect.srh import (
     SrhSpec,
     hmac_tlv,
@@ -470,7 +470,7 @@ def _check_invariants(insp: Inspector, data: bytes, linktype: int,
 
 
 LINKTYPES = st.sampled_from([0, 1, 101, 108, 113, 228, 229, 276, 147, 65535])
-PROFILES = st.sampled_from(list(Profile))
+PROFILES = st.sampled_from(list(PACKET_PROFILES))
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
