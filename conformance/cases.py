@@ -62,7 +62,6 @@ def lv(draft04: Level, rfc8754: Level) -> dict[Profile, Level]:
 
 BOTH_MUST = lv(M, M)
 NETPROG = {R86: M}
-SRV6 = frozenset({"srv6"})
 
 
 def needs(*names: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from .fields import FieldDiff, diff, diff_fields, packet_fields
 from .model import Judgement, Send, Verdict
-from .observe import ICMP_NAMES, Observation, PacketOutcome
+from .observe import ICMP_NAMES, Observation
 from .packets import dec_hl
 
 Check = Callable[[bytes], "str | None"]
@@ -240,7 +240,3 @@ class RateLimited:
             return Judgement(Verdict.INCONCLUSIVE, self.describe(), observed,
                              "the DUT sent no ICMP error at all, so no rate limit can be seen")
         return _judge(errors < len(sent), self, observed)
-
-
-def forwarded_count(outcomes: list[PacketOutcome]) -> int:
-    return sum(1 for o in outcomes if o.forwarded)

@@ -125,11 +125,6 @@ def icmp_type(ip: bytes) -> tuple[int, int] | None:
     return parsed.upper_offset, ip[parsed.upper_offset]
 
 
-def is_noise(ip: bytes) -> bool:
-    icmp = icmp_type(ip)
-    return icmp is not None and icmp[1] in NOISE_TYPES
-
-
 def classify(captured: list[Captured], sent: list[Send], nonce: bytes,
              case_no: int) -> Observation:
     """Pair captured frames with sent packets by tag and sort them by kind."""

@@ -13,8 +13,6 @@ from srinspect import linklayer as ll
 from srinspect.linklayer import ipv6_offset_func, linktype_name
 from srinspect.sources import open_capture
 
-SAMPLE = Path("/work/shared/pcaps-external/wireshark-sample-sr-header.pcap")
-
 IPV6 = bytes.fromhex("60000000 0000 3b 40") + bytes(32)
 IPV4 = bytes.fromhex("45000014 00000000 4000 0000") + bytes(8)
 MACS = bytes.fromhex("020000000001 020000000002")
@@ -174,8 +172,8 @@ def test_offset_never_raises_and_stays_inside_the_frame(linktype: int, data: byt
     assert result == -1 or 0 <= result <= len(data)
 
 
-def test_wireshark_sample_is_all_ipv6_at_offset_0() -> None:
-    with open_capture(SAMPLE) as cap:
+def test_wireshark_sample_is_all_ipv6_at_offset_0(wireshark_sample: Path) -> None:
+    with open_capture(wireshark_sample) as cap:
         frames = list(cap)
     func = ipv6_offset_func(frames[0].linktype)
     assert func is not None

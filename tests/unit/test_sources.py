@@ -32,8 +32,6 @@ from srinspect.sources import (
 from srinspect.sources.pcap import CHUNK_SIZE, make_frame
 from srinspect.sources.pcapng import MAX_BLOCK_LEN
 
-SAMPLE = Path("/work/shared/pcaps-external/wireshark-sample-sr-header.pcap")
-
 # A minimal IPv6 header (version 6, next header 59 = no next header) and an IPv4 one.
 IPV6 = bytes.fromhex("60000000 0000 3b 40") + bytes(32)
 IPV4 = bytes.fromhex("4500001400000000 4000 0000") + bytes(8)
@@ -628,8 +626,8 @@ def test_pcapng_over_a_trickling_stream(step: int) -> None:
 # --- third-party sample --------------------------------------------------------------------
 
 
-def test_wireshark_sample() -> None:
-    with open_capture(SAMPLE) as cap:
+def test_wireshark_sample(wireshark_sample: Path) -> None:
+    with open_capture(wireshark_sample) as cap:
         frames = list(cap)
         assert cap.format == "pcap" and cap.linktypes == {101}
     assert len(frames) == 10
@@ -791,14 +789,15 @@ def test_writer_output_reads_in_tshark(tmp_path: Path) -> None:
 
 @pytest.mark.tshark
 @needs_tshark
-def test_reader_matches_editcap_pcapng(tmp_path: Path) -> None:
+def test_reader_matches_editcap_pcapng(tmp_path: Path, wireshark_sample: Path) -> None:
     """A pcapng written by Wireshark's own editcap reads as the same frames as the pcap."""
     out = tmp_path / "sample.pcapng"
-    subprocess.run(["editcap", "-F", "pcapng", str(SAMPLE), str(out)], check=True, timeout=60)
+    subprocess.run(["editcap", "-F", "pcapng", str(wireshark_sample), str(out)], check=True,
+                   timeout=60)
     with open_capture(out) as cap:
         ng = list(cap)
         assert cap.format == "pcapng"
-    classic = read_all(SAMPLE)
+    classic = read_all(wireshark_sample)
     assert [(f.number, f.ts, f.linktype, f.data, f.orig_len) for f in ng] == [
         (f.number, f.ts, f.linktype, f.data, f.orig_len) for f in classic
     ]
