@@ -5,7 +5,9 @@ the ``rule`` column is that section's rule ID (a public contract: it names JUnit
 JSON entries). ``levels`` says how binding the rule is per profile; ``unspecified`` is
 informational (reported, never scored). To add a case: write a ``build`` function returning
 ``Send`` packets (use ``Ctx`` builders so payloads carry tags) and an ``expect`` function
-returning an expectation from ``expect.py``, then add a ``Case`` row to ``CASES``.
+returning an expectation from ``expect.py``, then add a ``Case`` row to ``CASES`` (SRH
+rules, here) or to ``BEHAVIOUR_CASES`` (RFC 8986/9800 behaviours, ``behaviours.py``);
+shared shortcuts are in ``casekit.py``.
 
 Conventions: ``T`` is the topology; ``D1..D5`` are addresses the DUT routes out of ``rx``;
 segment lists are written in wire order ([0] is the final destination).
@@ -13,71 +15,55 @@ segment lists are written in wire order ([0] is the final destination).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from srinspect.build import ethernet, ipv6_packet, srv6_packet
-from srinspect.csid import shift as csid_shift_bytes
+from srinspect.build import ipv6_packet
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.keys import Keyring
 from srinspect.linklayer import LINKTYPE_RAW
 from srinspect.srh import FLAG_H, SrhSpec, hmac_tlv, node_tlv, padding_tlv, push_srh, tlv
 
+from .behaviours import BEHAVIOUR_CASES
+from .casekit import (
+    BOTH_MUST,
+    D04,
+    HEADEND_DONT_CARE,
+    ICMP_PARAM_PROBLEM,
+    ICMP_TIME_EXCEEDED,
+    PP_ERRONEOUS_FIELD,
+    PP_SR_UPPER_LAYER,
+    M,
+    S,
+    U,
+    lv,
+    needs,
+    one,
+    policy_packet,
+    probe,
+)
 from .expect import Answered, AnyOf, Dropped, Expectation, Forwarded, IcmpErr, RateLimited
-from .model import Case, Level, Profile, Send
+from .model import Case, Send
 from .packets import (
     NH_ICMPV6,
-    NH_IPV6,
     NH_ROUTING,
     NH_UDP,
-    SRH_AT,
     Ctx,
     advance,
     dec_hl,
     decap,
     encapsulated,
     inline,
-    pop_srh,
     routing_header,
     srh_len,
-    with_dst,
 )
 
-M, S, U = Level.MUST, Level.SHOULD, Level.UNSPECIFIED
-D04, R54, R86 = Profile.DRAFT04, Profile.RFC8754, Profile.RFC8986
-
-ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM = 3, 4
-PP_ERRONEOUS_FIELD, PP_SR_UPPER_LAYER = 0, 4
 PTR_ROUTING_TYPE, PTR_SEGMENTS_LEFT = 42, 43  # with the routing header right after IPv6
+
+
 HMAC_TLV_BYTES = 40
-NH_ETHERNET = 143  # RFC 8986 s10.1: the SRH's Next Header for an Ethernet frame
-DX2_DST_MAC, DX2_SRC_MAC = bytes.fromhex("027372000d02"), bytes.fromhex("027372000d01")
 
-
-def lv(draft04: Level, rfc8754: Level) -> dict[Profile, Level]:
-    return {D04: draft04, R54: rfc8754}
-
-
-BOTH_MUST = lv(M, M)
-NETPROG = {R86: M}
-
-
-def needs(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-def one(build: Callable[[Ctx], bytes]) -> Callable[[Ctx], list[Send]]:
-    """Adapt a function building one packet to the ``Case.build`` signature."""
-    return lambda c: [Send(build(c))]
-
-
-def probe(sent: list[Send]) -> bytes:
-    return sent[-1].data
-
-
-# --- transit: the DA is not the DUT (draft-04 s4.2, RFC 8754 s4.2, RFC 8200) ---------------
 
 def _transit(c: Ctx, sl: int = 2, **srh: Any) -> bytes:
     T = c.topo
@@ -87,8 +73,6 @@ def _transit(c: Ctx, sl: int = 2, **srh: Any) -> bytes:
 def transit_unchanged(c: Ctx, sent: list[Send]) -> Expectation:
     return Forwarded(dec_hl(probe(sent)), "forwarded, SRH byte-identical, Hop Limit-1, no ICMP")
 
-
-# --- endpoint: the DA is the DUT (draft-04 s4.3, RFC 8754 s4.3.1) ---------------------------
 
 def _endpoint(c: Ctx, **kw: Any) -> bytes:
     T = c.topo
@@ -130,8 +114,6 @@ def decapsulated(c: Ctx, sent: list[Send]) -> Expectation:
     return Forwarded(decap(probe(sent)), "inner packet forwarded, inner Hop Limit-1")
 
 
-# --- bounds ---------------------------------------------------------------------------------
-
 def pp(pointer: int) -> Callable[[Ctx, list[Send]], Expectation]:
     return lambda c, sent: IcmpErr(ICMP_PARAM_PROBLEM, PP_ERRONEOUS_FIELD, pointer)
 
@@ -139,8 +121,6 @@ def pp(pointer: int) -> Callable[[Ctx, list[Send]], Expectation]:
 def time_exceeded(c: Ctx, sent: list[Send]) -> Expectation:
     return IcmpErr(ICMP_TIME_EXCEEDED, 0)
 
-
-# --- HMAC (draft-04 s5, RFC 8754 s2.1.2) ----------------------------------------------------
 
 def _hmac(c: Ctx, **kw: Any) -> bytes:
     T = c.topo
@@ -156,8 +136,6 @@ def dropped(c: Ctx, sent: list[Send]) -> Expectation:
     return Dropped()
 
 
-# --- unknown routing types (RFC 8200 s4.4) --------------------------------------------------
-
 def _rtype(rtype: int, sl: int) -> Callable[[Ctx], bytes]:
     def build(c: Ctx) -> bytes:
         T = c.topo
@@ -172,8 +150,6 @@ def _to_dut(c: Ctx, dst: str, payload: bytes, next_header: int = NH_ROUTING) -> 
     """An IPv6 packet from the sender whose payload starts with a hand-built routing header."""
     return ipv6_packet(c.topo.sender, dst, next_header, payload)
 
-
-# --- malformed burst (the DUT must survive) -------------------------------------------------
 
 def _malformed_burst(c: Ctx) -> list[Send]:
     T = c.topo
@@ -209,16 +185,6 @@ def _ratelimit_burst(c: Ctx) -> list[Send]:
     src = c.fresh_source()
     return [Send(c.srv6([T.down(1), T.dut], 200, dst=T.dut, src=src), "burst")
             for _ in range(40)]
-
-
-# --- headend (draft-04 s4.1, RFC 8754 s4.1) -------------------------------------------------
-
-HEADEND_DONT_CARE = ("ipv6.hop_limit", "ipv6.flow_label", "ipv6.traffic_class",
-                     "inner.ipv6.hop_limit")
-
-
-def _policy_packet(name: str) -> Callable[[Ctx], bytes]:
-    return lambda c: c.plain(c.topo.policies[name].destination())
 
 
 def headend_encap(c: Ctx, sent: list[Send]) -> Expectation:
@@ -264,133 +230,6 @@ def headend_hmac(c: Ctx, sent: list[Send]) -> Expectation:
     return Forwarded(exp, "encapsulated as by the policy, with an HMAC TLV that verifies with"
                      " the key", dont_care=care, checks=(hmac_verifies(c),))
 
-
-# --- rfc8986: SRv6 network programming behaviours (Linux seg6local) -------------------------
-
-def _to_sid(behaviour: str, sl: int = 2) -> Callable[[Ctx], bytes]:
-    def build(c: Ctx) -> bytes:
-        T = c.topo
-        sid = T.sid(behaviour)
-        if sl == 0:
-            return c.srv6([sid], 0, inner=c.inner(T.down(5)))
-        if sl == 1:
-            return c.srv6([T.down(2), sid], 1)
-        return c.srv6([T.down(2), T.down(1), sid], 2)
-    return build
-
-
-def advanced_on(port: str) -> Callable[[Ctx, list[Send]], Expectation]:
-    return lambda c, sent: Forwarded(advance(probe(sent)), "SL-1, DA updated, Hop Limit-1",
-                                     port=port)
-
-
-def decap_on(port: str) -> Callable[[Ctx, list[Send]], Expectation]:
-    return lambda c, sent: Forwarded(decap(probe(sent)), "inner packet forwarded, "
-                                     "inner Hop Limit-1", port=port)
-
-
-def b6_encaps(c: Ctx, sent: list[Send]) -> Expectation:
-    pol = c.topo.policies["b6"]
-    exp = encapsulated(pol.source or "::", pol.segments, advance(probe(sent)))
-    care: tuple[str, ...] = ("ipv6.hop_limit", "ipv6.flow_label", "ipv6.traffic_class")
-    care += () if pol.source else ("ipv6.src",)
-    return Forwarded(exp, "original SRH advanced (SL-1, DA, Hop Limit-1), then a new outer "
-                     "IPv6 + SRH with the policy's segments", dont_care=care)
-
-
-def psp(c: Ctx, sent: list[Send]) -> Expectation:
-    return Forwarded(pop_srh(advance(probe(sent))), "SL 1->0, DA updated, Hop Limit-1, SRH "
-                     "popped (Next Header and Payload Length adjusted)")
-
-
-def _end_sl0(c: Ctx) -> bytes:
-    return _end_sl0_to("End")(c)
-
-
-def _end_sl0_to(behaviour: str) -> Callable[[Ctx], bytes]:
-    """An SRH with SL=0 at ``behaviour``'s SID whose upper layer is an Echo Request to it."""
-    def build(c: Ctx) -> bytes:
-        T = c.topo
-        sid = T.sid(behaviour)
-        return c.srv6([sid, T.down(1)], 0, inner=c.echo(sid), next_header=NH_ICMPV6)
-    return build
-
-
-def end_sl0(c: Ctx, sent: list[Send]) -> Expectation:
-    upper = 40 + srh_len(probe(sent))
-    return AnyOf((Answered(), IcmpErr(ICMP_PARAM_PROBLEM, PP_SR_UPPER_LAYER, upper)))
-
-
-def usp_answered(c: Ctx, sent: list[Send]) -> Expectation:
-    return Answered()
-
-
-# --- RFC 9800 NEXT-C-SID and RFC 8986 reduced encapsulation ---------------------------------
-
-def csid_shifted(da: str, block_bits: int, csid_bits: int) -> str:
-    """RFC 9800 s4.1.1 (End with NEXT-C-SID, DA.Argument != 0): srinspect.csid.shift, the
-    one implementation the decoder and validator use too, on text addresses."""
-    return str(ipaddress.IPv6Address(
-        csid_shift_bytes(ipaddress.IPv6Address(da).packed, block_bits, csid_bits)))
-
-
-def _csid_container(c: Ctx) -> tuple[str, str]:
-    """(DA, DA after one shift): this node's C-SID, then one C-SID of the downstream prefix.
-
-    2001:db8 | c51 | f | a1 -> 2001:db8 | f | a1: the next C-SID ``f`` keeps the packet inside
-    the prefix the DUT routes out of rx."""
-    sid = ipaddress.IPv6Address(c.topo.sid("End.NEXT-C-SID"))
-    words = list(sid.exploded.split(":"))
-    words[3], words[4] = "000f", "00a1"
-    da = str(ipaddress.IPv6Address(":".join(words)))
-    return da, csid_shifted(da, 32, 16)
-
-
-def _csid_shift(c: Ctx) -> bytes:
-    da, final = _csid_container(c)
-    src = c.topo.sender
-    return ipv6_packet(src, da, NH_UDP, c.udp(src, final))
-
-
-def csid_shift(c: Ctx, sent: list[Send]) -> Expectation:
-    _da, final = _csid_container(c)
-    return Forwarded(with_dst(dec_hl(probe(sent)), final), "DA shifted by one C-SID within the "
-                     "container (locator block kept), Hop Limit-1, no SRH added", port="rx")
-
-
-def _csid_last(c: Ctx) -> bytes:
-    T = c.topo
-    return c.srv6([T.down(2), T.sid("End.NEXT-C-SID")], 1)
-
-
-def encap_red(c: Ctx, sent: list[Send]) -> Expectation:
-    """RFC 8986 s5.2 H.Encaps.Red: the first segment only in the DA; the SRH holds the others
-    (Last Entry n-2) with Segments Left n-1."""
-    pol = c.topo.policies["encap-red"]
-    segs = list(reversed(pol.segments))  # wire order, [0] = last segment
-    spec = SrhSpec(segs[:-1], segments_left=len(segs) - 1, first_segment=len(segs) - 2,
-                   next_header=NH_IPV6)
-    exp = srv6_packet(pol.source or "::", spec, probe(sent), dst=pol.segments[0])
-    care: tuple[str, ...] = HEADEND_DONT_CARE + (() if pol.source else ("ipv6.src",))
-    return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
-                     "SL = n-1), Next Header 41, original packet inside", dont_care=care)
-
-
-def _dx2_frame(c: Ctx) -> bytes:
-    """An SRv6 packet carrying an Ethernet frame (Next Header 143) to the End.DX2 SID."""
-    T = c.topo
-    inner_ip = c.inner(T.alt(7))
-    frame = ethernet(inner_ip, src=DX2_SRC_MAC, dst=DX2_DST_MAC)
-    return c.srv6([T.sid("End.DX2")], 0, inner=frame, next_header=NH_ETHERNET)
-
-
-def dx2_forwarded(c: Ctx, sent: list[Send]) -> Expectation:
-    inner = probe(sent)[SRH_AT + srh_len(probe(sent)) + 14:]
-    return Forwarded(inner, "inner Ethernet frame sent unchanged out of the cross-connect "
-                     "(rx2): the IPv6 packet inside untouched, Hop Limit included", port="rx2")
-
-
-# --- the table ------------------------------------------------------------------------------
 
 CASES: tuple[Case, ...] = (
     # transit
@@ -520,76 +359,23 @@ CASES: tuple[Case, ...] = (
     # headend
     Case("headend-encap", "headend.encap", BOTH_MUST,
          "encap policy: outer IPv6 + SRH (list reversed, SL = FS = n-1, NH 41)",
-         one(_policy_packet("encap")), headend_encap, needs=needs("policy:encap"),
+         one(policy_packet("encap")), headend_encap, needs=needs("policy:encap"),
          ref="draft-04 s4.1; RFC 8754 s4.1"),
     Case("headend-inline", "headend.inline", lv(U, U),
          "inline policy: SRH inserted after the original header, [0] = original DA",
-         one(_policy_packet("inline")), headend_inline, needs=needs("policy:inline"),
+         one(policy_packet("inline")), headend_inline, needs=needs("policy:inline"),
          ref="draft-04 s4.1 (Linux inline mode)"),
     Case("headend-hmac", "headend.hmac", BOTH_MUST,
          "encap policy with an HMAC key: the HMAC TLV verifies with that key",
-         one(_policy_packet("hmac")), headend_hmac, needs=needs("policy:hmac", "hmac-key"),
+         one(policy_packet("hmac")), headend_hmac, needs=needs("policy:hmac", "hmac-key"),
          ref="draft-04 s5.2; RFC 8754 s2.1.2.1"),
     # rfc8986 behaviours (Linux seg6local)
-    Case("end", "rfc8986.end", NETPROG, "End: SL-1, DA updated, forwarded by the main table",
-         one(_to_sid("End")), advanced_on("rx"), needs=needs("seg6local:End"),
-         ref="RFC 8986 s4.1"),
-    Case("end-sl0", "rfc8986.end", NETPROG,
-         "End at SL=0 with an Echo Request: upper layer processed (or PP code 4)",
-         one(_end_sl0), end_sl0, needs=needs("seg6local:End"), ref="RFC 8986 s4.1, s4.1.1"),
-    Case("end-x", "rfc8986.end.x", NETPROG,
-         "End.X: SL-1, DA updated, sent to the cross-connect neighbour (rx2)",
-         one(_to_sid("End.X")), advanced_on("rx2"), needs=needs("seg6local:End.X", "port:rx2"),
-         ref="RFC 8986 s4.2"),
-    Case("end-t", "rfc8986.end.t", NETPROG,
-         "End.T: SL-1, DA updated, looked up in the behaviour's table (routes to rx2)",
-         one(_to_sid("End.T")), advanced_on("rx2"), needs=needs("seg6local:End.T", "port:rx2"),
-         ref="RFC 8986 s4.3"),
-    Case("end-dx6", "rfc8986.end.dx6", NETPROG,
-         "End.DX6: decapsulate, inner packet to the cross-connect neighbour (rx2)",
-         one(_to_sid("End.DX6", 0)), decap_on("rx2"),
-         needs=needs("seg6local:End.DX6", "port:rx2"), ref="RFC 8986 s4.4"),
-    Case("end-dt6", "rfc8986.end.dt6", NETPROG,
-         "End.DT6: decapsulate, inner packet looked up in the behaviour's table (rx2)",
-         one(_to_sid("End.DT6", 0)), decap_on("rx2"),
-         needs=needs("seg6local:End.DT6", "port:rx2"), ref="RFC 8986 s4.6"),
-    Case("end-b6-encaps", "rfc8986.end.b6.encaps", NETPROG,
-         "End.B6.Encaps: advance, then push a new IPv6 + SRH of the bound policy",
-         one(_to_sid("End.B6.Encaps")), b6_encaps, needs=needs("seg6local:End.B6.Encaps"),
-         ref="RFC 8986 s4.13"),
-    Case("end-psp", "rfc8986.end.psp", NETPROG,
-         "End with PSP at the penultimate segment: SL 1->0, DA updated, SRH popped",
-         one(_to_sid("End.PSP", 1)), psp, needs=needs("seg6local:End.PSP"),
-         ref="RFC 8986 s4.16.1"),
-    Case("end-usp", "rfc8986.end.usp", NETPROG,
-         "End with USP at the ultimate segment (SL=0): SRH popped, Echo Request answered",
-         one(_end_sl0_to("End.USP")), usp_answered, needs=needs("seg6local:End.USP"),
-         ref="RFC 8986 s4.16.2"),
-    Case("end-usd", "rfc8986.end.usd", NETPROG,
-         "End with USD at SL=0 over an inner IPv6 packet: decapsulated, inner forwarded",
-         one(_to_sid("End.USD", 0)), decap_on("rx"), needs=needs("seg6local:End.USD"),
-         ref="RFC 8986 s4.16.3"),
-    Case("end-dt46", "rfc8986.end.dt46", NETPROG,
-         "End.DT46 with an inner IPv6 packet: decapsulated, looked up in the VRF table (rx2)",
-         one(_to_sid("End.DT46", 0)), decap_on("rx2"),
-         needs=needs("seg6local:End.DT46", "port:rx2"), ref="RFC 8986 s4.8"),
-    Case("end-dx2", "rfc8986.end.dx2", NETPROG,
-         "End.DX2: the inner Ethernet frame (Next Header 143) sent out of the cross-connect",
-         one(_dx2_frame), dx2_forwarded, needs=needs("seg6local:End.DX2", "port:rx2"),
-         ref="RFC 8986 s4.9"),
-    Case("end-next-csid-shift", "rfc9800.next-csid.shift", NETPROG,
-         "End with NEXT-C-SID, argument not zero: DA shifted by one C-SID, no SRH needed",
-         one(_csid_shift), csid_shift, needs=needs("seg6local:End.NEXT-C-SID"),
-         ref="RFC 9800 s4.1.1"),
-    Case("end-next-csid-last", "rfc9800.next-csid.end", NETPROG,
-         "End with NEXT-C-SID, argument zero: the SRH steps to the next segment (SL-1, DA)",
-         one(_csid_last), advanced_on("rx"), needs=needs("seg6local:End.NEXT-C-SID"),
-         ref="RFC 9800 s4.1.1"),
-    Case("headend-encap-red", "rfc8986.h.encaps.red", NETPROG,
-         "H.Encaps.Red: first segment only in the DA, SRH holds the rest (LE n-2, SL n-1)",
-         one(_policy_packet("encap-red")), encap_red, needs=needs("policy:encap-red"),
-         ref="RFC 8986 s5.2"),
+    *BEHAVIOUR_CASES,
 )
 
+
 BY_ID: dict[str, Case] = {case.id: case for case in CASES}
+
+
 assert len(BY_ID) == len(CASES), "case IDs must be unique"
+

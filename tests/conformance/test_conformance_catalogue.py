@@ -75,7 +75,7 @@ def test_every_case_builds_tagged_packets(profile: Profile) -> None:
 
 def test_csid_shift_moves_the_argument_by_one_csid() -> None:
     """RFC 9800 s4.1.1 on a uSID container (32-bit block, 16-bit C-SIDs)."""
-    from conformance.cases import csid_shifted
+    from conformance.behaviours import csid_shifted
 
     assert csid_shifted("2001:db8:c51:f:a1::", 32, 16) == "2001:db8:f:a1::"
     assert csid_shifted("2001:db8:f:a1::", 32, 16) == "2001:db8:a1::"
