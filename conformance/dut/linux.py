@@ -79,46 +79,42 @@ def _segs(policy: Policy) -> str:
     return ",".join(policy.segments)
 
 
+def _policy(name: str, extra: str = "") -> dict[str, str]:
+    """The route of headend policy ``name``: its prefix steered into its SID list."""
+    pol = POLICIES[name]
+    return {pol.prefix: f"{pol.prefix} encap seg6 mode {pol.mode} segs {_segs(pol)}"
+                        f"{extra} dev d1"}
+
+
+def _local(behaviour: str, action: str, dev: str = "d1", prefix_len: int = 128
+           ) -> dict[str, str]:
+    """The route of the SID of ``behaviour``: ``seg6local action ACTION`` on ``dev``."""
+    sid = SIDS[behaviour]
+    key = sid if prefix_len == 128 else f"{sid}/{prefix_len}"
+    return {key: f"{sid}/{prefix_len} encap seg6local action {action} dev {dev}"}
+
+
 # Routes a capability installs: key (the destination) -> arguments after "route add".
 ROUTES: dict[str, dict[str, str]] = {
-    "policy:encap": {POLICIES["encap"].prefix:
-                     f"{POLICIES['encap'].prefix} encap seg6 mode encap segs "
-                     f"{_segs(POLICIES['encap'])} dev d1"},
-    "policy:inline": {POLICIES["inline"].prefix:
-                      f"{POLICIES['inline'].prefix} encap seg6 mode inline segs "
-                      f"{_segs(POLICIES['inline'])} dev d1"},
-    "policy:hmac": {POLICIES["hmac"].prefix:
-                    f"{POLICIES['hmac'].prefix} encap seg6 mode encap segs "
-                    f"{_segs(POLICIES['hmac'])} hmac {HMAC_KEY_ID} dev d1"},
-    "seg6local:End": {SIDS["End"]: f"{SIDS['End']}/128 encap seg6local action End dev d1"},
-    "seg6local:End.X": {SIDS["End.X"]: f"{SIDS['End.X']}/128 encap seg6local action End.X "
-                        f"nh6 {R1_ADDR} dev d2"},
-    "seg6local:End.T": {SIDS["End.T"]: f"{SIDS['End.T']}/128 encap seg6local action End.T "
-                        f"table {TABLE} dev d1"},
-    "seg6local:End.DX6": {SIDS["End.DX6"]: f"{SIDS['End.DX6']}/128 encap seg6local action "
-                          f"End.DX6 nh6 {R1_ADDR} dev d2"},
-    "seg6local:End.DT6": {SIDS["End.DT6"]: f"{SIDS['End.DT6']}/128 encap seg6local action "
-                          f"End.DT6 table {TABLE} dev d1"},
-    "seg6local:End.B6.Encaps": {SIDS["End.B6.Encaps"]: f"{SIDS['End.B6.Encaps']}/128 encap "
-                                f"seg6local action End.B6.Encaps srh segs "
-                                f"{_segs(POLICIES['b6'])} dev d1"},
-    "seg6local:End.PSP": {SIDS["End.PSP"]: f"{SIDS['End.PSP']}/128 encap seg6local action End "
-                          f"flavors psp dev d1"},
-    "seg6local:End.USP": {SIDS["End.USP"]: f"{SIDS['End.USP']}/128 encap seg6local action End "
-                          f"flavors usp dev d1"},
-    "seg6local:End.USD": {SIDS["End.USD"]: f"{SIDS['End.USD']}/128 encap seg6local action End "
-                          f"flavors usd dev d1"},
-    "seg6local:End.DT46": {SIDS["End.DT46"]: f"{SIDS['End.DT46']}/128 encap seg6local action "
-                           f"End.DT46 vrftable {TABLE} dev {VRF}"},
-    "seg6local:End.DX2": {SIDS["End.DX2"]: f"{SIDS['End.DX2']}/128 encap seg6local action "
-                          f"End.DX2 oif d2 dev d1"},
-    "seg6local:End.NEXT-C-SID": {
-        f"{SIDS['End.NEXT-C-SID']}/{sum(CSID_FORMAT)}":
-        f"{SIDS['End.NEXT-C-SID']}/{sum(CSID_FORMAT)} encap seg6local action End flavors "
-        f"next-csid lblen {CSID_FORMAT[0]} nflen {CSID_FORMAT[1]} dev d1"},
-    "policy:encap-red": {POLICIES["encap-red"].prefix:
-                         f"{POLICIES['encap-red'].prefix} encap seg6 mode encap.red segs "
-                         f"{_segs(POLICIES['encap-red'])} dev d1"},
+    "policy:encap": _policy("encap"),
+    "policy:inline": _policy("inline"),
+    "policy:hmac": _policy("hmac", f" hmac {HMAC_KEY_ID}"),
+    "seg6local:End": _local("End", "End"),
+    "seg6local:End.X": _local("End.X", f"End.X nh6 {R1_ADDR}", "d2"),
+    "seg6local:End.T": _local("End.T", f"End.T table {TABLE}"),
+    "seg6local:End.DX6": _local("End.DX6", f"End.DX6 nh6 {R1_ADDR}", "d2"),
+    "seg6local:End.DT6": _local("End.DT6", f"End.DT6 table {TABLE}"),
+    "seg6local:End.B6.Encaps": _local("End.B6.Encaps",
+                                      f"End.B6.Encaps srh segs {_segs(POLICIES['b6'])}"),
+    "seg6local:End.PSP": _local("End.PSP", "End flavors psp"),
+    "seg6local:End.USP": _local("End.USP", "End flavors usp"),
+    "seg6local:End.USD": _local("End.USD", "End flavors usd"),
+    "seg6local:End.DT46": _local("End.DT46", f"End.DT46 vrftable {TABLE}", VRF),
+    "seg6local:End.DX2": _local("End.DX2", "End.DX2 oif d2"),
+    "seg6local:End.NEXT-C-SID": _local(
+        "End.NEXT-C-SID", f"End flavors next-csid lblen {CSID_FORMAT[0]} "
+        f"nflen {CSID_FORMAT[1]}", prefix_len=sum(CSID_FORMAT)),
+    "policy:encap-red": _policy("encap-red"),
 }
 SYSCTLS: dict[str, dict[str, str]] = {
     "srv6": {"ipv6/conf/d0/seg6_enabled": "1"},
