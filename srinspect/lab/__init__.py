@@ -7,19 +7,19 @@ For readers of a running lab (``srinspect monitor --lab``)::
     lab = Lab.load()                 # NotRunning if no lab is up
     lab.nodes, lab.links             # namespaces, veth names, addresses, SIDs, rates
     lab.node_of(address)             # address bytes/text -> node name
-    sampler = lab.sampler()
+    sampler = UtilisationSampler(lab)
     loads = sampler.sample()         # {(src, dst): DirectionLoad(.bps, .utilisation)}
-    with lab.capture(["A"]) as cap:  # srinspect's own capture of A's egress
+    with LabCapture(lab, ["A"]) as cap:  # srinspect's own capture of A's egress
         cap.flows()                  # {(src, dst): FlowPath(.segments, .history, .hops())}
 
 The CLI is ``srinspect lab up|down|status|traffic|steer|demo`` (``srinspect.lab.cli``).
 """
 
 from .capture import DirectionCapture, FlowPath, LabCapture
-from .counters import Direction, DirectionCounters, DirectionLoad, UtilisationSampler
+from .counters import DirectionCounters, DirectionLoad, UtilisationSampler
 from .errors import LabError, NotRootError, NotRunning, TopologyError
 from .lab import Lab, Policy
-from .model import Link, LinkEnd, Node, Plan
+from .model import Direction, Link, LinkEnd, Node, Plan
 from .topology import Topology, load_topology
 
 __all__ = [

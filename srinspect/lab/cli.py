@@ -189,7 +189,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         before = read_counters(lab)
         time.sleep(args.sample)
         loads = loads_between(lab, before, read_counters(lab))
-    t = lab.traffic()
+    t = traffic.traffic_status(lab)
     if args.format == "json":
         doc = {
             "prefix": lab.plan.prefix, "name": lab.plan.name,
@@ -249,7 +249,7 @@ def cmd_traffic(args: argparse.Namespace) -> int:
         print(f"traffic: stopped {len(pids)} iperf3 processes" if pids
               else "traffic: was not running")
     else:
-        t = lab.traffic()
+        t = traffic.traffic_status(lab)
         print(f"traffic: {t.mode.upper()} running (client pid {t.client_pid})" if t.running
               else "traffic: not running")
     return EXIT_OK

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.netns import ip_json
+from .model import Direction
 
 if TYPE_CHECKING:
     from .lab import Lab
 
-Direction = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from . import build, steer, traffic
 from .capture import DirectionCapture, LabCapture, capture_delta
-from .counters import Direction, DirectionLoad, carrying, loads_between, read_counters
+from .counters import DirectionLoad, carrying, loads_between, read_counters
 from .errors import LabError
 from .lab import Lab
+from .model import Direction
 from .routing import path_hops, policy_path
 from .topology import DemoStep, Topology
 
@@ -95,7 +96,7 @@ def run_steps(lab: Lab, steps: Sequence[DemoStep], opts: DemoOptions,
     src, dst = lab.plan.client, lab.plan.server
     capture = LabCapture(lab, opts.capture_nodes or [src])
     results: list[StepResult] = []
-    started_traffic = not lab.traffic().running
+    started_traffic = not traffic.traffic_status(lab).running
     capture.start()
     try:
         if started_traffic:

@@ -12,20 +12,17 @@ A-D, counted as the tx of A's end (after A's tbf, so it never exceeds the shaped
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..kernel.netns import list_namespaces
 from ..keys import Keyring
-from .capture import LabCapture, OnPacket
-from .counters import Direction, DirectionCounters, UtilisationSampler, read_counters
 from .errors import NotRunning
 from .hmac import lab_keys
-from .model import Link, LinkEnd, Node, Plan
+from .model import Direction, Link, LinkEnd, Node, Plan
 from .routing import path_hops, policy_path
 from .state import LabPaths, lab_prefix, read_state
-from .traffic import TrafficStatus, traffic_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,26 +164,6 @@ class Lab:
     def keyring(self) -> Keyring:
         """The lab's HMAC keys, for an Inspector that should verify steered packets."""
         return lab_keys(self.paths.hmac_keys)
-
-    def traffic(self) -> TrafficStatus:
-        """Is iperf3 running (client, server, mode)?"""
-        return traffic_status(self)
-
-    def counters(self) -> dict[Direction, DirectionCounters]:
-        """Kernel byte/packet counters per direction, read now."""
-        return read_counters(self)
-
-    def sampler(self) -> UtilisationSampler:
-        """Call ``sample()`` on it about once a second for rates and utilisation."""
-        return UtilisationSampler(self)
-
-    def capture(self, nodes: Iterable[str] | None = None, *, snaplen: int = 256,
-                on_packet: OnPacket | None = None) -> LabCapture:
-        """srinspect's own capture of the egress of ``nodes`` (default: all).
-
-        Use it as a context manager (it runs one tcpdump per node); see LabCapture.
-        """
-        return LabCapture(self, nodes, snaplen=snaplen, on_packet=on_packet)
 
 
 def _packed(address: str | bytes) -> bytes:

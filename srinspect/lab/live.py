@@ -13,8 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .capture import LabCapture
-from .counters import Direction, DirectionLoad
+from .counters import DirectionLoad
 from .lab import Lab
+from .model import Direction
 from .topology import DemoStep
 
 

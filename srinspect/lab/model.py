@@ -14,6 +14,9 @@ from typing import Any
 from .routing import Graph, shortest_paths
 from .topology import Topology
 
+#: One direction of a link: (sending node, receiving node).
+Direction = tuple[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class Node:

@@ -27,11 +27,13 @@ from srinspect.inspector import Inspector, PacketResult
 from srinspect.kernel.netns import list_namespaces
 from srinspect.lab import build, steer, traffic
 from srinspect.lab.capture import DirectionCapture, LabCapture, capture_delta
-from srinspect.lab.counters import Direction, DirectionLoad, loads_between, read_counters
+from srinspect.lab.counters import DirectionLoad, loads_between, read_counters
 from srinspect.lab.lab import Lab
+from srinspect.lab.model import Direction
 from srinspect.lab.processes import alive
 from srinspect.lab.state import LabPaths
 from srinspect.lab.topology import load_topology
+from srinspect.lab.traffic import traffic_status
 from srinspect.rules import Severity
 from srinspect.sources import from_stream
 from srinspect.wire import parse_ip6
@@ -166,7 +168,7 @@ def _up_down_twice(prefix: str) -> None:
             assert again.returncode == 2 and "already up" in again.stderr
         started = cli(prefix, "traffic", "start")
         assert started.returncode == 0, started.stderr
-        t = lab.traffic()
+        t = traffic_status(lab)
         pids = [p for p in (t.client_pid, t.server_pid) if p]
         assert len(pids) == 2
         assert cli(prefix, "steer", "A", "Z", "via", "C").returncode == 0
@@ -205,7 +207,7 @@ def test_steering_moves_the_flow(lab: Lab) -> None:
     n = lab.nodes
     traffic.start(lab)
     try:
-        with lab.capture() as cap:
+        with LabCapture(lab) as cap:
             steer.steer(lab, "A", "Z", ["D", "B", "C", "E"])
             time.sleep(SETTLE)
             loads, cap_use, delta = measure(lab, cap)
@@ -248,7 +250,7 @@ def test_hmac_policy_verifies_and_keeps_the_secret(lab: Lab) -> None:
     lab key file (created after the capture started), and the secret is never printed."""
     traffic.start(lab)
     try:
-        with lab.capture(["A"]) as cap:
+        with LabCapture(lab, ["A"]) as cap:
             res = cli(lab.plan.prefix, "steer", "A", "Z", "via", "C", "--hmac", "5")
             assert res.returncode == 0, res.stderr
             time.sleep(SETTLE)
