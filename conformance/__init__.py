@@ -6,8 +6,11 @@ The catalogue is ``cases.CASES``; ``runner.Runner`` runs it against a DUT adapte
 ``srinspect conformance list|run|clean`` (``conformance.cli``).
 """
 
+from srinspect.rules import Profile
+
+from .case import Case, CaseResult
 from .cases import BY_ID, CASES
-from .model import Case, CaseResult, Level, Profile, Send, Verdict
+from .model import Level, Send, Verdict
 from .runner import Run, Runner, judge, select_cases
 from .score import exit_status, score
 

@@ -11,6 +11,7 @@ from srinspect.build import ethernet, ipv6_packet, srv6_packet
 from srinspect.csid import shift as csid_shift_bytes
 from srinspect.srh import SrhSpec
 
+from .case import Case
 from .casekit import (
     HEADEND_DONT_CARE,
     ICMP_PARAM_PROBLEM,
@@ -22,7 +23,7 @@ from .casekit import (
     probe,
 )
 from .expect import Answered, AnyOf, Expectation, Forwarded, IcmpErr
-from .model import Case, Send
+from .model import Send
 from .packets import (
     NH_ICMPV6,
     NH_IPV6,

@@ -37,9 +37,12 @@ from pathlib import Path
 from scapy.layers.inet6 import UDP, ICMPv6EchoRequest, IPv6
 from scapy.packet import Packet, Raw
 
+from srinspect.rules import Profile
+
+from .case import Case
 from .expect import Answered, AnyOf, Dropped, Expectation, ForwardedAs, ForwardedWith, IcmpErr
 from .fields import canonical
-from .model import Case, Level, Profile, Send
+from .model import Level, Send
 from .packets import FILLER, TAG_MAGIC, UDP_DPORT, UDP_SPORT, Ctx, advance, decap
 from .scapy_srh import SRv6HmacTLV, sign, use_for_dissection
 from .topology import Topology

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import Level, Profile, Send
+from srinspect.rules import Profile
+
+from .model import Level, Send
 from .packets import Ctx
 
 M, S, U = Level.MUST, Level.SHOULD, Level.UNSPECIFIED

@@ -26,6 +26,7 @@ from srinspect.linklayer import LINKTYPE_RAW
 from srinspect.srh import FLAG_H, SrhSpec, hmac_tlv, node_tlv, padding_tlv, push_srh, tlv
 
 from .behaviours import BEHAVIOUR_CASES
+from .case import Case
 from .casekit import (
     BOTH_MUST,
     D04,
@@ -44,7 +45,7 @@ from .casekit import (
     probe,
 )
 from .expect import Answered, AnyOf, Dropped, Expectation, Forwarded, IcmpErr, RateLimited
-from .model import Case, Send
+from .model import Send
 from .packets import (
     NH_ICMPV6,
     NH_ROUTING,

@@ -19,14 +19,16 @@ from srinspect.errors import LabError
 from srinspect.kernel.choice import NoKernel, Target
 from srinspect.kernel.choice import targets as choose_targets
 from srinspect.kernel.images import ImageError
+from srinspect.rules import Profile
 
 from . import cleanup, userload
+from .case import Case, CaseResult
 from .cases import CASES
 from .dut.base import Dut
 from .kernels import run_in_guest
 from .matrix import KernelRun, render_json_matrix
 from .matrix import render_text as render_matrix_text
-from .model import Case, CaseResult, Profile, Verdict
+from .model import Verdict
 from .report import (
     list_json,
     progress_line,

@@ -19,8 +19,8 @@ from .observe import BARRIER_SEQ, NOISE_TYPES, icmp_type, ipv6_of
 from .packets import find_tag
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .case import CaseResult
     from .link import Exchange
-    from .model import CaseResult
 
 INTERFACES = ("tx (sent)", "tx", "rx", "rx2")
 

@@ -19,8 +19,8 @@ from typing import TextIO
 from srinspect.kernel import guest
 from srinspect.kernel.choice import Target
 
+from .case import Case
 from .cases import CASES
-from .model import Case
 from .report import run_from_json
 from .runner import Run
 

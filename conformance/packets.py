@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from srinspect.build import icmpv6_echo, ipv6_packet, srv6_packet, udp, with_hmac
+from srinspect.rules import Profile
 from srinspect.rules import Profile as CoreProfile
 from srinspect.srh import SrhSpec, push_srh, resolve
 from srinspect.wire import parse_ip6
 
-from .model import Profile
 from .topology import Topology
 
 TAG_MAGIC = b"SRIN"

@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from srinspect.rules import Profile
+
+from .case import Case, CaseResult
 from .cases import CASES
-from .model import Case, CaseResult, Level, Profile, Verdict
+from .model import Level, Verdict
 from .runner import Run
 from .score import score
 

@@ -20,11 +20,13 @@ from typing import Any
 
 from srinspect.build import ipv6_packet, udp
 from srinspect.errors import LabError
+from srinspect.rules import Profile
 
+from .case import Case, CaseResult
 from .cases import CASES
 from .dut.base import Dut
 from .evidence import write_evidence
-from .model import Case, CaseResult, Profile, Send, Verdict
+from .model import Send, Verdict
 from .observe import BARRIER_SEQ, Captured, classify, ipv6_of
 from .packets import FILLER, Ctx, find_tag, make_tag
 from .topology import Topology

@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import CaseResult, Level, Profile, Verdict
+from srinspect.rules import Profile
+
+from .case import CaseResult
+from .model import Level, Verdict
 
 EXIT_OK = 0
 EXIT_MUST_FAILED = 1

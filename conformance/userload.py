@@ -19,8 +19,8 @@ from pathlib import Path
 from srinspect.keys import Key
 
 from . import casefile
+from .case import Case
 from .casefile import CaseError, Declared
-from .model import Case
 from .packets import Ctx
 from .topology import Topology
 

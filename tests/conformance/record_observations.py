@@ -15,8 +15,8 @@ import platform
 from pathlib import Path
 
 from conformance.dut.linux import LinuxDut
-from conformance.model import Profile
 from conformance.runner import Runner, select_cases
+from srinspect.rules import Profile
 
 RECORD_SECRET = "srinspect-recorded-observations"
 DATA = Path(__file__).parent / "data" / "linux-observations.json.gz"

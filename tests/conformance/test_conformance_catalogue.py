@@ -10,10 +10,11 @@ import pytest
 from conformance.cases import BY_ID, CASES
 from conformance.dut.base import CAPABILITIES
 from conformance.dut.linux import LinuxDut
-from conformance.model import Level, Profile
+from conformance.model import Level
 from conformance.packets import Ctx, find_tag
 from conformance.runner import Tagger, select_cases
 from srinspect.ipv6 import pull_ipv6
+from srinspect.rules import Profile
 
 # Spec section 5 (../shared/spec/srh-rules.md): every node rule ID, a public contract.
 SECTION5_RULES = {

@@ -18,10 +18,11 @@ from junitparser import JUnitXml
 from conformance import cleanup
 from conformance.dut import linux
 from conformance.dut.linux import LinuxDut
-from conformance.model import Profile, Verdict
+from conformance.model import Verdict
 from conformance.runner import Runner, select_cases
 from srinspect.kernel import netns as kns
 from srinspect.kernel.probe import probe_host
+from srinspect.rules import Profile
 from srinspect.sources import open_capture
 
 pytestmark = pytest.mark.kernel

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
+from conformance.case import CaseResult
 from conformance.cases import BY_ID
 from conformance.matrix import KernelRun, differences, render_json_matrix, render_text
-from conformance.model import CaseResult, Profile, Verdict
+from conformance.model import Verdict
 from conformance.report import render_json, render_junit_runs, run_from_json
 from conformance.runner import Run
+from srinspect.rules import Profile
 
 CASE_IDS = ("transit-valid", "headend-encap", "sr-disabled-sl0")
 

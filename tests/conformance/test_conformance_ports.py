@@ -9,10 +9,11 @@ import pytest
 
 from conformance.dut.linux import R0_ADDR, R1_ADDR, SENDER, LinuxDut
 from conformance.dut.ports import PORTS_EXAMPLE, PortsDut, topology_from
-from conformance.model import Profile, Verdict
+from conformance.model import Verdict
 from conformance.runner import Runner, select_cases
 from srinspect.errors import LabError
 from srinspect.kernel import netns
+from srinspect.rules import Profile
 
 
 def test_example_file_parses(tmp_path: Path) -> None:

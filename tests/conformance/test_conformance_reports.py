@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+from conformance.case import CaseResult
 from conformance.cases import BY_ID, CASES
-from conformance.model import CaseResult, Profile, Verdict
+from conformance.model import Verdict
 from conformance.report import render_json, render_junit, render_list, render_text
 from conformance.runner import Run
+from srinspect.rules import Profile
 
 RESULTS = [
     ("transit-valid", Profile.DRAFT04, Verdict.PASS, ""),

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from conformance.case import CaseResult
 from conformance.cases import BY_ID
 from conformance.dut.linux import LinuxDut
 from conformance.expect import Answered, AnyOf, Dropped, Forwarded, IcmpErr, RateLimited
 from conformance.fields import diff, packet_fields
-from conformance.model import CaseResult, Profile, Send, Verdict
+from conformance.model import Send, Verdict
 from conformance.observe import BARRIER_SEQ, Captured, classify
 from conformance.packets import (
     Ctx,
@@ -32,6 +33,7 @@ from conformance.packets import (
 from conformance.runner import judge
 from conformance.score import exit_status, score
 from srinspect.build import ipv6_packet, udp
+from srinspect.rules import Profile
 
 DATA = Path(__file__).parent / "data" / "linux-observations.json.gz"
 RECORD_SECRET = "srinspect-recorded-observations"

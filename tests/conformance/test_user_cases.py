@@ -15,16 +15,18 @@ import pytest
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting, IPv6ExtHdrSegmentRoutingTLVHMAC
 
 from conformance import userload
+from conformance.case import CaseResult
 from conformance.cases import CASES
 from conformance.cli import _guest_options
 from conformance.dut.linux import LinuxDut
-from conformance.model import CaseResult, Profile, Verdict
+from conformance.model import Verdict
 from conformance.observe import BARRIER_SEQ, Captured
 from conformance.packets import FILLER, advance, make_tag
 from conformance.report import render_json, render_junit, render_text, run_from_json
 from conformance.runner import Run, judge
 from conformance.scapy_srh import SRv6HmacTLV, sign
 from srinspect.keys import Key
+from srinspect.rules import Profile
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "conformance" / "examples"
 NONCE = b"\x01\x02\x03\x04"
