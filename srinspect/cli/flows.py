@@ -47,7 +47,7 @@ from ..sinks.metrics import (
     parse_address,
     top_flows,
 )
-from ..sources.live import (
+from ..sources import (
     CaptureError,
     CaptureEvent,
     FileSource,

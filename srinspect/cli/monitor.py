@@ -97,7 +97,7 @@ class MonitorMetrics:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from ..sources.live import CaptureError
+    from ..sources import CaptureError
     from ..tui.feeds import file_source, live_feed
     from ..tui.lab import LabMap, LabUnavailable, load_lab
 

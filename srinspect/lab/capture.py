@@ -1,10 +1,12 @@
-"""srinspect's own view of the lab: tcpdump on each node's egress, decoded by srinspect.
+"""srinspect's own view of the lab: each node's egress captured live, decoded by srinspect.
 
 The kernel counters say how many bytes crossed a link; only packets say which segment list
-steered them. One ``tcpdump -i any -Q out`` per node namespace writes pcap to a pipe; the
-bytes go through srinspect's streaming reader (``sources.from_stream``) and ``Inspector``,
-exactly as a capture file would, so the lab exercises the real decoding path. The "any"
-device's Linux cooked v2 header carries the interface index, which names the link and so the
+steered them. Each node namespace gets a live source (``sources.LiveSource``) running
+``tcpdump -i any -Q out``: tcpdump rather than dumpcap because it delivers every packet at
+once (``--immediate-mode``), so what a snapshot counts is what crossed the links before it,
+as the kernel counters it is compared with. The frames go through ``Inspector`` exactly as
+a capture file's would, so the lab exercises the real decoding path. The "any" device's
+Linux cooked v2 header carries the interface index, which names the link and so the
 direction (node -> peer) of every frame.
 
 Per direction, a capture counts bytes and packets (frames as on the wire, from the cooked
@@ -17,30 +19,28 @@ path-change view.
 from __future__ import annotations
 
 import struct
-import subprocess
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
-from ..errors import CaptureFormatError
 from ..findings import HMAC_MISMATCH, HMAC_VERIFIED
 from ..frame import Frame
 from ..inspector import Inspector, PacketResult
 from ..ipv6 import Ipv6
 from ..kernel.netns import ip_json
 from ..linklayer import LINKTYPE_LINUX_SLL2
-from ..sources import from_stream
+from ..sources import CaptureError, LiveSource, Tcpdump
 from .errors import LabError
+from .model import Direction
 from .requirements import require_tool
 
 if TYPE_CHECKING:
     from .lab import Lab
 
-Direction = tuple[str, str]
 SLL2_LEN = 20
 ETHER_LEN = 14
 PACKET_OUTGOING = 4
@@ -94,7 +94,7 @@ class FlowPath:
 
 
 class _NodeCapture:
-    """One tcpdump in one namespace plus the thread that decodes its output."""
+    """The live source of one node's egress plus the thread that decodes its frames."""
 
     def __init__(self, owner: LabCapture, node: str, snaplen: int) -> None:
         self.owner = owner
@@ -111,43 +111,37 @@ class _NodeCapture:
         self.inspector = Inspector(keyring=lab.keyring())
         self._keys_mtime = _mtime(lab.paths.hmac_keys)
         self._keys_checked = 0.0
-        self.error: str | None = None
-        self.ready = threading.Event()
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, "tcpdump", "-i", "any", "-Q", "out", "-n", "-U",
-             "--immediate-mode", "-s", str(snaplen), "-w", "-", "ip6"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._stderr: list[str] = []
-        self._err_thread = threading.Thread(target=self._watch_stderr, daemon=True)
+        self.source = LiveSource(["any"], netns=netns, tool=Tcpdump(direction="out"),
+                                 snaplen=snaplen, bpf="ip6")
         self._thread = threading.Thread(target=self._read, daemon=True,
                                         name=f"lab-capture-{node}")
-        self._err_thread.start()
+        self.error: str | None = None
+
+    def start(self) -> None:
+        """Start tcpdump (returns once it captures) and the thread decoding its frames."""
+        try:
+            self.source.start()
+        except CaptureError as exc:
+            raise LabError(f"tcpdump in {self.node} did not start: {exc}") from exc
         self._thread.start()
 
-    def _watch_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").strip()
-            self._stderr.append(line)
-            if "listening on" in line:
-                self.ready.set()
-        self.ready.set()  # tcpdump ended: stop waiting, the error is in _stderr
-
-    def stderr(self) -> str:
-        return "; ".join(line for line in self._stderr if line)
-
     def _read(self) -> None:
-        stream: IO[bytes] | None = self.proc.stdout
-        assert stream is not None
         try:
-            reader = from_stream(stream, name=f"tcpdump@{self.node}")
-            for frame in reader:
+            for frame in self.source:
                 self._frame(frame)
-        except CaptureFormatError as exc:
-            if self.proc.poll() is None or not self.owner.stopping:
-                self.error = f"capture on {self.node}: {exc}"
         except Exception as exc:  # noqa: BLE001 - reported by stop()/errors, not lost
-            self.error = f"capture on {self.node}: {exc!r}"
+            self.error = f"capture on {self.node}: {exc}"
+        else:  # tcpdump ended without being asked to
+            if self.source.failed is not None:
+                self.error = f"capture on {self.node}: {self.source.failed.message}"
+
+    def stop(self) -> None:
+        self.source.stop()
+
+    def join(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout=3)
+        self.source.close()
 
     def _frame(self, frame: Frame) -> None:
         if frame.ts - self._keys_checked >= 1.0:
@@ -157,7 +151,6 @@ class _NodeCapture:
             self.owner._record(seen[0], frame, seen[1])
             if self.owner.on_packet is not None:
                 self.owner.on_packet(seen[0], frame, seen[1])
-
 
     def _reload_keys(self, now: float) -> None:
         """``lab steer --hmac`` may create a key after the capture started: pick it up."""
@@ -211,39 +204,29 @@ class LabCapture:
         self.on_packet = on_packet
         self.nodes = list(nodes) if nodes is not None else list(lab.nodes)
         self.snaplen = snaplen
-        self.stopping = False
         self._lock = threading.Lock()
         self._dirs: dict[Direction, DirectionCapture] = {}
         self._flows: dict[tuple[str, str], FlowPath] = {}
         self.changes: deque[tuple[float, str, str, tuple[str, ...]]] = deque(maxlen=HISTORY)
         self._captures: list[_NodeCapture] = []
 
-    def start(self, timeout: float = 5.0) -> LabCapture:
+    def start(self) -> LabCapture:
         require_tool("tcpdump", "to capture lab links")
-        for node in self.nodes:
-            self._captures.append(_NodeCapture(self, node, self.snaplen))
-        deadline = time.monotonic() + timeout
-        for cap in self._captures:
-            cap.ready.wait(max(0.0, deadline - time.monotonic()))
-            if cap.proc.poll() is not None or not cap.ready.is_set():
-                why = cap.stderr() or "no answer"
-                self.stop()
-                raise LabError(f"tcpdump in {cap.node} did not start: {why}")
+        try:
+            for node in self.nodes:
+                cap = _NodeCapture(self, node, self.snaplen)
+                self._captures.append(cap)
+                cap.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        self.stopping = True
         for cap in self._captures:
-            if cap.proc.poll() is None:
-                cap.proc.terminate()
+            cap.stop()
         for cap in self._captures:
-            try:
-                cap.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                cap.proc.kill()
-                cap.proc.wait()
-            cap._thread.join(timeout=3)
-            cap._err_thread.join(timeout=1)
+            cap.join()
 
     def __enter__(self) -> LabCapture:
         return self.start()

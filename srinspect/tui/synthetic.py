@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from srinspect.build import ethernet, inner_udp, segments_spec, srv6_packet
 from srinspect.frame import Frame
-from srinspect.sources.live import InterfaceDrops
+from srinspect.sources import InterfaceDrops
 
 LINKTYPE_ETHERNET = 1
 PATHS = (("fc00:0:2::1", "fc00:0:3::1", "fc00:0:6::1"),

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from srinspect import build
-from srinspect.sources import live
-from srinspect.sources.live import CaptureEvent, LinkWatch, LiveSource
+from srinspect.sources import CaptureEvent, Dumpcap, LiveSource, live, tools
+from srinspect.sources.links import LinkWatch
 from srinspect.srh import SrhSpec
 from srinspect.wire import parse_ip6
 
@@ -98,14 +98,15 @@ def on_path(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
     real = shutil.which
 
     def use(path: str) -> None:
-        monkeypatch.setattr(live.shutil, "which",
+        monkeypatch.setattr(tools.shutil, "which",
                             lambda name, *a, **k: path if name == "dumpcap" else real(name))
 
     return use
 
 
 def test_source_resumes_after_the_capture_process_dies(fake_dumpcap) -> None:  # noqa: ANN001
-    src = LiveSource(["fake0"], dumpcap=fake_dumpcap("kill fail serve"), resume=True)
+    src = LiveSource(["fake0"], tool=Dumpcap(fake_dumpcap("kill fail serve")),
+                     resume=True)
     seen: list[CaptureEvent] = []
     src.set_status(seen.append)
     numbers = []
@@ -133,7 +134,8 @@ def test_source_resumes_after_the_capture_process_dies(fake_dumpcap) -> None:  #
 
 
 def test_source_without_resume_ends_at_the_first_fault(fake_dumpcap) -> None:  # noqa: ANN001
-    src = LiveSource(["fake0"], dumpcap=fake_dumpcap("gone serve"), resume=False)
+    src = LiveSource(["fake0"], tool=Dumpcap(fake_dumpcap("gone serve")),
+                     resume=False)
     with src:
         frames = list(src)
     assert len(frames) == 3

@@ -19,9 +19,10 @@ import pytest
 
 from srinspect import build
 from srinspect.sinks.pcapng_writer import PcapngWriter
-from srinspect.sources import live
+from srinspect.sources import CaptureError, Dumpcap, FileSource, LiveSource, tools
 from srinspect.sources.capture import from_stream
-from srinspect.sources.live import CaptureError, FileSource, LiveSource
+from srinspect.sources.pcap import CHUNK_SIZE
+from srinspect.sources.process import QueuedPipe
 from srinspect.srh import SrhSpec
 from srinspect.wire import parse_ip6
 
@@ -181,29 +182,30 @@ def test_damaged_file_still_prints_the_table(tmp_path: Path, run_cli,  # noqa: A
 
 
 def test_missing_dumpcap_is_a_clear_error(monkeypatch, run_cli) -> None:  # noqa: ANN001
-    monkeypatch.setattr(live.shutil, "which", lambda name: None)
-    monkeypatch.setattr(live.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tools.os, "access", lambda path, mode: False)
     res = run_cli("flows", "-i", "lo", "--duration", "1")
     assert res.rc == 2
     assert "needs dumpcap" in res.err and "apt-get install tshark" in res.err
 
 
 def test_dumpcap_failure_is_reported(run_cli) -> None:  # noqa: ANN001
-    if live.shutil.which("dumpcap") is None:
+    if shutil.which("dumpcap") is None:
         pytest.skip("dumpcap is not installed")
     res = run_cli("watch", "-i", "srinspect-no-such-if0", "--duration", "1")
     assert res.rc == 2 and "dumpcap failed" in res.err and "srinspect-no-such-if0" in res.err
 
 
 def test_live_command_line() -> None:
-    src = LiveSource(["r1", "r2"], bpf="udp", snaplen=256, buffer_mb=8, dumpcap="dumpcap")
+    src = LiveSource(["r1", "r2"], bpf="udp", snaplen=256, buffer_mb=8,
+                     tool=Dumpcap("dumpcap"))
     cmd = src.command()
     # options before the first -i apply to every interface
     assert cmd[:1] == ["dumpcap"] and cmd.index("-f") < cmd.index("-i")
     assert cmd.index("-B") < cmd.index("-i") and cmd.index("-s") < cmd.index("-i")
     assert cmd[-2:] == ["-w", "-"] and cmd.count("-i") == 2
     assert "-n" in cmd  # several interfaces: pcapng
-    assert "-P" in LiveSource(["r1"], dumpcap="dumpcap").command()  # one: classic pcap
+    assert "-P" in LiveSource(["r1"], tool=Dumpcap("dumpcap")).command()  # one: classic pcap
 
 
 # --- the streaming reader on a pipe ------------------------------------------------------
@@ -230,7 +232,7 @@ def test_pipe_delivers_frames_as_they_arrive(kind: str) -> None:
         # dumpcap's pipe as LiveSource reads it (through the queue thread), or a
         # BufferedReader like sys.stdin.buffer
         if kind == "live-pipe":
-            stream = live._QueuedPipe(rfd, lambda: 0.05, 1 << 20)
+            stream = QueuedPipe(rfd, lambda: 0.05, 1 << 20)
         else:
             stream = os.fdopen(rfd, "rb")
         reader = from_stream(stream)
@@ -274,7 +276,7 @@ def test_capture_queue_is_bounded_and_ticks_while_data_flows() -> None:
     counts drops), and the wall-clock work runs once per chunk even on a busy pipe."""
     rfd, wfd = os.pipe()
     polls = []
-    pipe = live._QueuedPipe(rfd, lambda: polls.append(1) or 0.05, 64 << 10)
+    pipe = QueuedPipe(rfd, lambda: polls.append(1) or 0.05, 64 << 10)
     os.set_blocking(wfd, False)
     written = 0
     deadline = time.monotonic() + 5
@@ -287,7 +289,7 @@ def test_capture_queue_is_bounded_and_ticks_while_data_flows() -> None:
                 written += os.write(wfd, bytes(16 << 10))
             except BlockingIOError:
                 break
-    assert pipe.backlog <= (64 << 10) + live.CHUNK_SIZE
+    assert pipe.backlog <= (64 << 10) + CHUNK_SIZE
     assert written > pipe.backlog  # the rest waits in the pipe: back-pressure
     got = 0
     while got < written:

@@ -12,10 +12,9 @@ from tuihelp import PCAPS, drive, make_app, screen_text  # type: ignore[import-n
 
 from srinspect.findings import Finding
 from srinspect.flows.events import addr_text
-from srinspect.sources import open_capture
-from srinspect.sources.live import CaptureEvent
+from srinspect.sources import CaptureEvent, open_capture
 from srinspect.tui.app import MonitorApp
-from srinspect.tui.feeds import FileFeed
+from srinspect.tui.feeds import file_source
 from srinspect.tui.widgets.detail import SELECT_STYLE, DetailTree, HexView
 from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.panels import FlowInfo
@@ -165,7 +164,7 @@ def test_path_change_flashes_and_is_in_the_history(tmp_path: Path) -> None:
     first = tmp_path / "first.pcapng"
     _write(first, frames[:7])
     app = make_app("crafted-draft04.pcapng", "crafted-keys.toml")
-    app.feed = FileFeed(str(first))
+    app.feed = file_source(str(first))
 
     async def body(app: MonitorApp, pilot: Pilot[int]) -> None:
         flows = app.query_one(FlowsTable)
@@ -272,7 +271,7 @@ def test_large_capture_loads_in_background_and_stays_responsive(tmp_path: Path) 
             yield Frame(i + 1, 1_700_000_000 + i * 1e-4, f.linktype, f.data, f.orig_len)
 
     write_pcap(big, many(), frames[0].linktype)
-    app = MonitorApp(FileFeed(str(big)), max_packets=10_000)
+    app = MonitorApp(file_source(str(big)), max_packets=10_000)
 
     async def main() -> None:
         async with app.run_test(size=(140, 42)) as pilot:

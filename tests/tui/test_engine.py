@@ -11,12 +11,12 @@ import pytest
 
 from srinspect.flows.events import addr_text
 from srinspect.keys import build_keyring
-from srinspect.sources import open_capture
-from srinspect.sources.live import CaptureEvent
+from srinspect.sources import CaptureEvent, open_capture
+from srinspect.sources.links import split_netns
 from srinspect.tui import fmt
 from srinspect.tui.app import write_records
 from srinspect.tui.engine import MonitorEngine
-from srinspect.tui.feeds import FileFeed, split_netns
+from srinspect.tui.feeds import file_source
 from srinspect.tui.filters import Filter, Subject
 from srinspect.tui.lab import lab_map, layout
 from srinspect.tui.synthetic import SyntheticFeed
@@ -29,7 +29,7 @@ PCAPS = REPO / "pcaps"
 
 def load(name: str, keys: str | None = None, **kw: object) -> MonitorEngine:
     ring = build_keyring([], [str(PCAPS / keys)]) if keys else None
-    feed = FileFeed(str(PCAPS / name))
+    feed = file_source(str(PCAPS / name))
     eng = MonitorEngine(keyring=ring, describe=feed.describe, **kw)  # type: ignore[arg-type]
     feed.run(eng.feed, lambda: False)
     assert feed.progress() == 1.0

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from srinspect.flows.events import addr_text
-from srinspect.sources import open_capture
+from srinspect.sources import LiveSource, open_capture
 from srinspect.tui.app import MonitorApp, write_records
 from srinspect.tui.engine import MonitorEngine
-from srinspect.tui.feeds import NetnsLiveSource, SourceFeed, live_feed
+from srinspect.tui.feeds import live_feed
 from srinspect.tui.widgets.tables import FlowsTable
 
 pytestmark = pytest.mark.netns
@@ -168,8 +168,8 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
     save to a pcapng that reads back whole."""
     r = netns["r"]
     feed = live_feed([f"{r}/r1"])
-    assert isinstance(feed, SourceFeed) and isinstance(feed.source, NetnsLiveSource)
     source = feed.source
+    assert isinstance(source, LiveSource) and source.netns == r
     engine = MonitorEngine(paced=True, describe=feed.describe)
     feed.set_status(engine.capture_event)
     worker = threading.Thread(target=feed.run, args=(engine.feed, lambda: False), daemon=True)
@@ -186,7 +186,7 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
         send(30)
         wait_for("30 packets", lambda: sum(f.packets for f in ours()) == 30)
         [before] = ours()
-        first = source._proc
+        first = source._current.proc
         assert first is not None
         os.kill(first.pid, signal.SIGKILL)
         wait_for("the restart", lambda: engine.capture_count == 2)
@@ -195,7 +195,7 @@ def test_engine_keeps_its_flows_across_capture_faults(netns: dict,  # type: igno
         assert evs[0].interfaces == (f"{r}/r1",) and evs[0].source == f"{r}/r1"
         assert "SIGKILL" in evs[0].message and evs[0].retrying
         assert engine.capture_lost() == {} and engine.snapshot(time.time()).capture_events == 2
-        assert source._proc is not None and source._proc.pid != first.pid
+        assert source._current.proc.pid != first.pid
         [kept] = ours()
         assert kept.id == before.id and kept.packets == 30  # nothing lost, nothing doubled
         send(20)
@@ -254,7 +254,7 @@ def test_no_resume_feed_ends_at_the_first_fault_and_monitor_exits_2(
                 inject(netns, "--duration", "3", "--gap", "0.01"),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_for("a frame", lambda: self.engine.snapshot(time.time()).flow_total > 0)
-            os.kill(self.feed.source._proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            os.kill(self.feed.source._current.proc.pid, signal.SIGKILL)  # type: ignore[attr-defined]
             worker.join(TIMEOUT)
             seen["ended"] = not worker.is_alive()
             self.capture_done.set()

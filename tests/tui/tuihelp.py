@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from srinspect.keys import build_keyring
 from srinspect.rules import Profile
 from srinspect.tui.app import MonitorApp
-from srinspect.tui.feeds import FileFeed
+from srinspect.tui.feeds import file_source
 
 REPO = Path(__file__).resolve().parents[2]
 PCAPS = REPO / "pcaps"
@@ -40,7 +40,7 @@ class FrozenClock:
 def make_app(name: str, keys: str | None = None, *, frozen: bool = False,
              profile: Profile = Profile.DRAFT04, **kwargs: Any) -> MonitorApp:
     """The monitor on ``pcaps/NAME`` (feed named NAME, so screens do not show local paths)."""
-    feed = FileFeed(str(PCAPS / name))
+    feed = file_source(str(PCAPS / name))
     feed.name = name
     keyring = build_keyring([], [str(PCAPS / keys)]) if keys else None
     if frozen:
