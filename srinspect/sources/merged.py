@@ -36,11 +36,10 @@ class MergedSource:
     fails (CaptureError) ends alone; once all have ended, the first such error is raised.
     """
 
-    paced = True
-
     def __init__(self, sources: Sequence[Source], widths: Sequence[int]) -> None:
         self.sources = list(sources)
         self.name = ", ".join(s.name for s in self.sources)
+        self.paced = all(s.paced for s in self.sources)
         self._base: list[int] = []
         base = 0
         for width in widths:
