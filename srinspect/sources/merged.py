@@ -6,7 +6,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from srinspect.frame import Frame
 from srinspect.sources.base import (
@@ -17,10 +16,8 @@ from srinspect.sources.base import (
     Source,
     Tick,
 )
+from srinspect.sources.health import CaptureEvent
 from srinspect.sources.pcap import make_frame
-
-if TYPE_CHECKING:
-    from srinspect.sources.health import CaptureEvent
 
 _DONE = None  # what a reader thread queues when its source has ended
 
