@@ -86,7 +86,7 @@ def test_exposition_of_a_watched_capture(tmp_path: Path, make_pcap, run_cli) -> 
     import argparse
 
     from srinspect.cli.flows import Session, WatchMetrics
-    from srinspect.sources.live import FileSource
+    from srinspect.sources import FileSource
 
     data, nframes, nbytes = capture(make_pcap)
     path = tmp_path / "m.pcap"
@@ -274,8 +274,7 @@ def test_real_prometheus_scrapes_a_replayed_watch(prometheus, tmp_path: Path,
 def test_monitor_metrics_from_its_engine(tmp_path: Path, make_pcap) -> None:  # type: ignore[no-untyped-def]
     """The monitor answers scrapes from its engine's snapshot; same numbers as watch."""
     from srinspect.cli.monitor import MonitorMetrics
-    from srinspect.sources import open_capture
-    from srinspect.sources.live import CaptureEvent
+    from srinspect.sources import CaptureEvent, open_capture
     from srinspect.tui.engine import MonitorEngine
 
     path = tmp_path / "m.pcap"
