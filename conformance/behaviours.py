@@ -32,6 +32,7 @@ from .packets import (
     Ctx,
     advance,
     dec_hl,
+    dec_ttl,
     decap,
     encapsulated,
     pop_srh,
@@ -39,6 +40,7 @@ from .packets import (
     with_dst,
 )
 
+NH_IPV4 = 4
 NH_ETHERNET = 143  # RFC 8986 s10.1: the SRH's Next Header for an Ethernet frame
 DX2_DST_MAC, DX2_SRC_MAC = bytes.fromhex("027372000d02"), bytes.fromhex("027372000d01")
 
@@ -137,17 +139,75 @@ def _csid_last(c: Ctx) -> bytes:
     return c.srv6([T.down(2), T.sid("End.NEXT-C-SID")], 1)
 
 
+def _reduced(source: str | None, segments: tuple[str, ...], inner: bytes,
+             next_header: int) -> bytes:
+    """What a reduced headend emits (RFC 8986 s5.2, s5.4): the first segment only in the
+    DA, the SRH holding the others (Last Entry n-2) with Segments Left n-1."""
+    segs = list(reversed(segments))  # wire order, [0] = last segment
+    spec = SrhSpec(segs[:-1], segments_left=len(segs) - 1, first_segment=len(segs) - 2,
+                   next_header=next_header)
+    return srv6_packet(source or "::", spec, inner, dst=segments[0])
+
+
+def _headend_care(policy: str, c: Ctx, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    pol = c.topo.policies[policy]
+    return HEADEND_DONT_CARE + extra + (() if pol.source else ("ipv6.src",))
+
+
 def encap_red(c: Ctx, sent: list[Send]) -> Expectation:
     """RFC 8986 s5.2 H.Encaps.Red: the first segment only in the DA; the SRH holds the others
     (Last Entry n-2) with Segments Left n-1."""
     pol = c.topo.policies["encap-red"]
-    segs = list(reversed(pol.segments))  # wire order, [0] = last segment
-    spec = SrhSpec(segs[:-1], segments_left=len(segs) - 1, first_segment=len(segs) - 2,
-                   next_header=NH_IPV6)
-    exp = srv6_packet(pol.source or "::", spec, probe(sent), dst=pol.segments[0])
-    care: tuple[str, ...] = HEADEND_DONT_CARE + (() if pol.source else ("ipv6.src",))
+    exp = _reduced(pol.source, pol.segments, probe(sent), NH_IPV6)
     return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
-                     "SL = n-1), Next Header 41, original packet inside", dont_care=care)
+                     "SL = n-1), Next Header 41, original packet inside",
+                     dont_care=_headend_care("encap-red", c))
+
+
+#: The tester's MACs are the adapter's business, not the case's: an L2 headend must carry the
+#: frame it received, and the expectation checks every field of it but the two addresses.
+L2_DONT_CARE = ("inner.eth.dst", "inner.eth.src")
+ANY_MAC = bytes(6)
+
+
+def _received_frame(sent: list[Send]) -> bytes:
+    """The Ethernet frame the DUT received for the probe (addresses left unspecified)."""
+    return ethernet(probe(sent), src=ANY_MAC, dst=ANY_MAC)
+
+
+def headend_l2encap(c: Ctx, sent: list[Send]) -> Expectation:
+    """RFC 8986 s5.3 H.Encaps.L2: the received frame (without FCS) whole behind an outer
+    IPv6 header and an SRH with Next Header 143."""
+    pol = c.topo.policies["l2encap"]
+    exp = encapsulated(pol.source or "::", pol.segments, _received_frame(sent),
+                       next_header=NH_ETHERNET)
+    return Forwarded(exp, "outer IPv6 + SRH (list reversed, SL = FS = n-1, Next Header 143), "
+                     "the received Ethernet frame inside, its IPv6 packet untouched",
+                     dont_care=_headend_care("l2encap", c, L2_DONT_CARE))
+
+
+def headend_l2encap_red(c: Ctx, sent: list[Send]) -> Expectation:
+    """RFC 8986 s5.4 H.Encaps.L2.Red: as H.Encaps.L2 with the reduced SRH."""
+    pol = c.topo.policies["l2encap-red"]
+    exp = _reduced(pol.source, pol.segments, _received_frame(sent), NH_ETHERNET)
+    return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
+                     "SL = n-1), Next Header 143, the received Ethernet frame inside",
+                     dont_care=_headend_care("l2encap-red", c, L2_DONT_CARE))
+
+
+def _to_sid4(behaviour: str) -> Callable[[Ctx], bytes]:
+    """SRv6 to ``behaviour``'s SID at SL=0 carrying an IPv4 packet (Next Header 4)."""
+    def build(c: Ctx) -> bytes:
+        T = c.topo
+        return c.srv6([T.sid(behaviour)], 0, inner=c.inner4(T.down4(7)),
+                      next_header=NH_IPV4)
+    return build
+
+
+def ipv4_forwarded(c: Ctx, sent: list[Send]) -> Expectation:
+    inner = probe(sent)[SRH_AT + srh_len(probe(sent)) :]
+    return Forwarded(dec_ttl(inner), "decapsulated, the inner IPv4 packet forwarded out of "
+                     "rx2 (TTL-1, checksum updated)", port="rx2")
 
 
 def _dx2_frame(c: Ctx) -> bytes:
@@ -220,6 +280,22 @@ BEHAVIOUR_CASES: tuple[Case, ...] = (
          "End with NEXT-C-SID, argument zero: the SRH steps to the next segment (SL-1, DA)",
          one(_csid_last), advanced_on("rx"), needs=needs("seg6local:End.NEXT-C-SID"),
          ref="RFC 9800 s4.1.1"),
+    Case("end-dx4", "rfc8986.end.dx4", NETPROG,
+         "End.DX4: decapsulate, the inner IPv4 packet to the cross-connect next hop (rx2)",
+         one(_to_sid4("End.DX4")), ipv4_forwarded,
+         needs=needs("seg6local:End.DX4", "port:rx2"), ref="RFC 8986 s4.5"),
+    Case("end-dt4", "rfc8986.end.dt4", NETPROG,
+         "End.DT4: decapsulate, the inner IPv4 packet looked up in the VRF table (rx2)",
+         one(_to_sid4("End.DT4")), ipv4_forwarded,
+         needs=needs("seg6local:End.DT4", "port:rx2"), ref="RFC 8986 s4.7"),
+    Case("headend-l2encap", "rfc8986.h.encaps.l2", NETPROG,
+         "H.Encaps.L2: the received Ethernet frame inside outer IPv6 + SRH (Next Header 143)",
+         one(policy_packet("l2encap")), headend_l2encap, needs=needs("policy:l2encap"),
+         ref="RFC 8986 s5.3"),
+    Case("headend-l2encap-red", "rfc8986.h.encaps.l2.red", NETPROG,
+         "H.Encaps.L2.Red: the received frame behind a reduced SRH (first segment only in "
+         "the DA)", one(policy_packet("l2encap-red")), headend_l2encap_red,
+         needs=needs("policy:l2encap-red"), ref="RFC 8986 s5.4"),
     Case("headend-encap-red", "rfc8986.h.encaps.red", NETPROG,
          "H.Encaps.Red: first segment only in the DA, SRH holds the rest (LE n-2, SL n-1)",
          one(policy_packet("encap-red")), encap_red, needs=needs("policy:encap-red"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from srinspect.linklayer import LINKTYPE_ETHERNET
 from srinspect.sinks.pcapng_writer import PcapngWriter
 
-from .observe import BARRIER_SEQ, NOISE_TYPES, icmp_type, ipv6_of
+from .observe import BARRIER_SEQ, NOISE_TYPES, icmp_type, ip_of
 from .packets import find_tag
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,9 +26,9 @@ INTERFACES = ("tx (sent)", "tx", "rx", "rx2")
 
 
 def _label(frame: bytes, nonce: bytes, case_no: int) -> str:
-    ip = ipv6_of(frame)
+    ip = ip_of(frame)
     if ip is None:
-        return "not IPv6"
+        return "not IP"
     icmp = icmp_type(ip)
     if icmp is not None and icmp[1] in NOISE_TYPES:
         return "noise (neighbour discovery / MLD)"

@@ -2,7 +2,9 @@
 
 ``packet_fields`` names every byte of a packet: the fixed IPv6 fields, each SRH field and
 segment, the TLV area, other extension headers raw, an encapsulated packet recursively under
-``inner.``, and whatever is left as ``payload``/``rest``/``trailer``. So two packets whose fields
+``inner.``, and whatever is left as ``payload``/``rest``/``trailer``. IPv4 packets (what
+End.DX4/End.DT4 forward) and Ethernet frames behind Next Header 143 (H.Encaps.L2) are named
+field by field too. So two packets whose fields
 all match are byte-identical, and a difference is reported by the field it is in rather than
 as a byte offset. Decoding goes through the core (``srinspect.ipv6``), which never raises on
 malformed headers: a transit case forwards malformed SRHs and must still be diffable.
@@ -11,6 +13,7 @@ malformed headers: a transit case forwards malformed SRHs and must still be diff
 from __future__ import annotations
 
 import fnmatch
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,11 +24,60 @@ from srinspect.wire import ip6, parse_ip6
 MAX_DEPTH = 3
 
 
+NH_IPV4 = 4
+NH_ETHERNET = 143
+ETH_HEADER = 14
+ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
+
+
 def packet_fields(data: bytes) -> dict[str, str]:
-    """Every field of an IPv6 packet, by name, in wire order."""
+    """Every field of an IPv6 (or IPv4) packet, by name, in wire order."""
     out: dict[str, str] = {}
-    _ipv6(data, 0, len(data), "", out, 0)
+    if data[:1] and data[0] >> 4 == 4:
+        _ipv4(data, 0, len(data), "", out)
+    else:
+        _ipv6(data, 0, len(data), "", out, 0)
     return out
+
+
+def _ipv4(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str]) -> None:
+    if off + 20 > end or buf[off] >> 4 != 4:
+        out[prefix + "bytes"] = buf[off:end].hex()
+        return
+    ihl = (buf[off] & 0x0F) * 4
+    tos, total, ident, frag, ttl, proto, csum = struct.unpack_from("!xBHHHBBH", buf, off)
+    p = prefix + "ipv4."
+    out[p + "ihl"] = str(ihl)
+    out[p + "tos"] = str(tos)
+    out[p + "total_length"] = str(total)
+    out[p + "id"] = str(ident)
+    out[p + "flags_fragment"] = f"0x{frag:04x}"
+    out[p + "ttl"] = str(ttl)
+    out[p + "protocol"] = str(proto)
+    out[p + "checksum"] = f"0x{csum:04x}"
+    out[p + "src"] = ".".join(map(str, buf[off + 12 : off + 16]))
+    out[p + "dst"] = ".".join(map(str, buf[off + 16 : off + 20]))
+    if off + ihl < end:
+        out[prefix + "payload"] = buf[off + ihl : end].hex()
+
+
+def _ethernet(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str],
+              depth: int) -> None:
+    """The Ethernet frame an L2 service carries (Next Header 143), then its IP packet."""
+    if off + ETH_HEADER > end:
+        out[prefix + "payload"] = buf[off:end].hex()
+        return
+    p = prefix + "eth."
+    out[p + "dst"] = buf[off : off + 6].hex(":")
+    out[p + "src"] = buf[off + 6 : off + 12].hex(":")
+    (ethertype,) = struct.unpack_from("!H", buf, off + 12)
+    out[p + "type"] = f"0x{ethertype:04x}"
+    if ethertype == ETHERTYPE_IPV6:
+        _ipv6(buf, off + ETH_HEADER, end, prefix, out, depth + 1)
+    elif ethertype == ETHERTYPE_IPV4:
+        _ipv4(buf, off + ETH_HEADER, end, prefix, out)
+    else:
+        out[prefix + "payload"] = buf[off + ETH_HEADER : end].hex()
 
 
 def _ipv6(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str], depth: int) -> None:
@@ -57,6 +109,10 @@ def _ipv6(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str], dept
         pos = min(ext.offset + ext.length, limit)
     if ip.upper == NH_IPV6 and depth < MAX_DEPTH:
         _ipv6(buf, ip.upper_offset, limit, prefix + "inner.", out, depth + 1)
+    elif ip.upper == NH_IPV4:
+        _ipv4(buf, ip.upper_offset, limit, prefix + "inner.", out)
+    elif ip.upper == NH_ETHERNET and depth < MAX_DEPTH:
+        _ethernet(buf, ip.upper_offset, limit, prefix + "inner.", out, depth)
     elif ip.upper >= 0:
         out[prefix + "upper"] = str(ip.upper)
         out[prefix + "payload"] = buf[ip.upper_offset : limit].hex()

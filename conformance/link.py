@@ -1,6 +1,7 @@
 """Raw Ethernet I/O on the tester's ports: send a case's packets, collect what comes back.
 
-One AF_PACKET socket per port, bound to IPv6 frames only. Both adapters use this: the linux
+One AF_PACKET socket per port, keeping IPv6 and IPv4 frames (IPv4 leaves the DUT after
+End.DX4/End.DT4; ARP and the rest are dropped at the socket). Both adapters use this: the linux
 adapter opens the sockets inside its namespaces (``srinspect.kernel.netns.inside``; a
 socket stays in the namespace it was created in), the ports adapter in the current
 namespace.
@@ -25,6 +26,9 @@ from dataclasses import dataclass, field
 from .observe import Captured
 
 ETH_P_IPV6 = 0x86DD
+ETH_P_ALL = 0x0003
+#: The frames a port keeps: what a case can be judged on.
+IP_ETHERTYPES = (b"\x86\xdd", b"\x08\x00")
 PACKET_OUTGOING = 4
 RCVBUF = 4 << 20
 
@@ -35,10 +39,10 @@ class Port:
     def __init__(self, role: str, ifname: str) -> None:
         self.role = role
         self.ifname = ifname
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            self.sock.bind((ifname, ETH_P_IPV6))
+            self.sock.bind((ifname, ETH_P_ALL))
         except OSError:
             self.sock.close()
             raise
@@ -52,14 +56,14 @@ class Port:
         self.sock.send(frame)
 
     def drain(self) -> list[tuple[float, bytes]]:
-        """Every frame waiting on the socket, except our own outgoing ones."""
+        """Every IP frame waiting on the socket, except our own outgoing ones."""
         out: list[tuple[float, bytes]] = []
         while True:
             try:
                 data, addr = self.sock.recvfrom(65535)
             except BlockingIOError:
                 return out
-            if addr[2] != PACKET_OUTGOING:
+            if addr[2] != PACKET_OUTGOING and data[12:14] in IP_ETHERTYPES:
                 out.append((time.time(), data))
 
     def close(self) -> None:

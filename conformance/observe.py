@@ -26,6 +26,7 @@ from .packets import find_tag
 
 ETH_HEADER = 14
 ETHERTYPE_IPV6 = b"\x86\xdd"
+ETHERTYPE_IPV4 = b"\x08\x00"
 BARRIER_SEQ = 0xFFFF
 # ICMPv6 types that are link housekeeping: MLD (130-132, 143), RS/RA/NS/NA/redirect (133-137),
 # multicast router discovery (151-153).
@@ -110,11 +111,16 @@ class Observation:
         return self.outcomes[index]
 
 
-def ipv6_of(frame: bytes) -> bytes | None:
-    """The IPv6 packet inside an Ethernet frame, or None for anything else."""
-    if frame[12:14] != ETHERTYPE_IPV6:
+def ip_of(frame: bytes) -> bytes | None:
+    """The IPv6 or IPv4 packet inside an Ethernet frame, or None for anything else (IPv4
+    leaves the DUT after End.DX4 and End.DT4)."""
+    if frame[12:14] not in (ETHERTYPE_IPV6, ETHERTYPE_IPV4):
         return None
     return frame[ETH_HEADER:]
+
+
+def _too_short(ip: bytes) -> bool:
+    return len(ip) < (20 if ip[:1] and ip[0] >> 4 == 4 else 40)
 
 
 def icmp_type(ip: bytes) -> tuple[int, int] | None:
@@ -135,8 +141,8 @@ def classify(captured: list[Captured], sent: list[Send], nonce: bytes,
             by_seq[tag[1]] = i
     obs = Observation([PacketOutcome(i) for i in range(len(sent))])
     for cap in captured:
-        ip = ipv6_of(cap.frame)
-        if ip is None or len(ip) < 40:
+        ip = ip_of(cap.frame)
+        if ip is None or _too_short(ip):
             obs.foreign += 1
             continue
         icmp = icmp_type(ip)

@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from srinspect.build import icmpv6_echo, ipv6_packet, srv6_packet, udp, with_hmac
+from srinspect.build import icmpv6_echo, ipv4_packet, ipv6_packet, srv6_packet, udp, udp4, with_hmac
 from srinspect.rules import Profile
 from srinspect.rules import Profile as CoreProfile
 from srinspect.srh import SrhSpec, push_srh, resolve
@@ -94,6 +94,11 @@ class Ctx:
         s = src or self.topo.sender
         return ipv6_packet(s, dst, NH_UDP, self.udp(s, dst), hop_limit)
 
+    def inner4(self, dst: str, src: str = "203.0.113.1", ttl: int = 64) -> bytes:
+        """A tagged inner IPv4/UDP packet, for End.DX4 and End.DT4 (source: TEST-NET-3)."""
+        return ipv4_packet(src, dst, NH_UDP, udp4(src, dst, UDP_SPORT, UDP_DPORT,
+                                                   self.payload()), ttl)
+
     def plain(self, dst: str, hop_limit: int = 64) -> bytes:
         """A tagged plain IPv6/UDP packet from the sender (headend and barrier traffic)."""
         return self.inner(dst, hop_limit=hop_limit)
@@ -141,6 +146,19 @@ def dec_hl(pkt: bytes, by: int = 1) -> bytes:
     return bytes(b)
 
 
+def dec_ttl(pkt: bytes) -> bytes:
+    """An IPv4 packet as a router forwards it: TTL-1, header checksum updated."""
+    b = bytearray(pkt)
+    b[8] -= 1
+    b[10:12] = b"\x00\x00"
+    ihl = (b[0] & 0x0F) * 4
+    total = sum(struct.unpack_from(f"!{ihl // 2}H", b))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    struct.pack_into("!H", b, 10, ~total & 0xFFFF)
+    return bytes(b)
+
+
 def srh_len(pkt: bytes, at: int = SRH_AT) -> int:
     return (pkt[at + 1] + 1) * 8
 
@@ -171,11 +189,13 @@ def pop_srh(pkt: bytes) -> bytes:
 
 
 def encapsulated(source: str, segments: Sequence[str], inner: bytes, hop_limit: int = 64,
-                 tlvs: Sequence[bytes] = (), flags: int = 0) -> bytes:
+                 tlvs: Sequence[bytes] = (), flags: int = 0, next_header: int = NH_IPV6
+                 ) -> bytes:
     """What a headend emits for ``inner`` with a policy of ``segments`` (path order):
     outer IPv6 from ``source`` to the first segment, SRH with the list reversed,
-    SL = FS = n-1, Next Header 41 (draft-04 s4.1, RFC 8754 s4.1)."""
-    spec = SrhSpec(list(reversed(segments)), next_header=NH_IPV6, tlvs=tuple(tlvs), flags=flags)
+    SL = FS = n-1, Next Header 41 (draft-04 s4.1, RFC 8754 s4.1; 143 for an L2 frame)."""
+    spec = SrhSpec(list(reversed(segments)), next_header=next_header, tlvs=tuple(tlvs),
+                   flags=flags)
     return srv6_packet(source, spec, inner, hop_limit=hop_limit)
 
 

@@ -27,7 +27,7 @@ from .cases import CASES
 from .dut.base import Dut
 from .evidence import write_evidence
 from .model import Send, Verdict
-from .observe import BARRIER_SEQ, Captured, classify, ipv6_of
+from .observe import BARRIER_SEQ, Captured, classify, ip_of
 from .packets import FILLER, Ctx, find_tag, make_tag
 from .topology import Topology
 
@@ -164,7 +164,7 @@ class Runner:
         barrier = barrier_packet(topo, self.nonce, case_no)
 
         def is_barrier(frame: bytes) -> bool:
-            ip = ipv6_of(frame)
+            ip = ip_of(frame)
             return ip is not None and find_tag(ip, self.nonce) == (case_no, BARRIER_SEQ)
 
         ex = self.dut.exchange([s.data for s in sent], barrier, is_barrier)

@@ -46,6 +46,8 @@ class Topology:
     done with a case). ``sids``: behaviour name -> SID for the rfc8986 cases.
     ``sender_pool``: a prefix the DUT routes back to the transmit port, for cases that need a
     source the DUT has never answered (a fresh ICMP rate-limit bucket).
+    ``downstream4``: an IPv4 prefix the DUT routes out of ``rx2`` (End.DT4 looks it up in
+    the behaviour's table; End.DX4 sends to its next hop on the same link).
     """
 
     sender: str
@@ -58,6 +60,7 @@ class Topology:
     hmac_key: Key | None = None
     unknown_key_id: int = 0xBAD
     sender_pool: str | None = None
+    downstream4: str | None = None
 
     def pool_address(self, n: int) -> str:
         """Address ``n`` of the sender pool (a prefix the DUT routes back to the tester's
@@ -73,6 +76,13 @@ class Topology:
         if self.downstream_alt is None:
             raise LookupError("this DUT has no second downstream prefix (rx2)")
         return _host(self.downstream_alt, host)
+
+    def down4(self, host: int) -> str:
+        """Address number ``host`` inside the IPv4 downstream prefix (rx2)."""
+        if self.downstream4 is None:
+            raise LookupError("this DUT has no IPv4 downstream prefix (End.DX4, End.DT4)")
+        net = ipaddress.IPv4Network(self.downstream4, strict=False)
+        return str(net.network_address + host)
 
     def sid(self, behaviour: str) -> str:
         try:

@@ -39,6 +39,12 @@ CAPABILITIES: dict[str, str] = {
     "seg6local:End.NEXT-C-SID": "an End SID with the NEXT-C-SID flavour (RFC 9800), locator "
                                 "block 32 bits, C-SID 16 bits",
     "policy:encap-red": "a headend reduced-encap policy (H.Encaps.Red)",
+    "seg6local:End.DX4": "an End.DX4 SID whose IPv4 next hop is on the rx2 link",
+    "seg6local:End.DT4": "an End.DT4 SID whose table routes the IPv4 downstream prefix out "
+                         "of rx2",
+    "policy:l2encap": "a headend L2 encapsulation policy (H.Encaps.L2) for frames received "
+                      "on the tx link",
+    "policy:l2encap-red": "a headend reduced L2 encapsulation policy (H.Encaps.L2.Red)",
 }
 
 

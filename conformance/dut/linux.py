@@ -46,6 +46,8 @@ SENDER, D0_ADDR = "2001:db8:a::1", "2001:db8:a::2"
 R0_ADDR, D1_ADDR = "2001:db8:b::1", "2001:db8:b::2"
 R1_ADDR, D2_ADDR = "2001:db8:c::1", "2001:db8:c::2"
 DUT_ADDR = "2001:db8:d::1"
+# IPv4 on the rx2 link for End.DX4/End.DT4 (TEST-NET-1), and the prefix routed there.
+D2_ADDR4, R1_ADDR4, DOWNSTREAM4 = "192.0.2.1", "192.0.2.2", "198.51.100.0/24"
 SENDER_POOL = "2001:db8:a:1::/64"  # routed back to the sender: fresh ICMP destinations
 DOWNSTREAM, DOWNSTREAM_ALT = "2001:db8:f::/48", "2001:db8:e::/48"
 TABLE = "100"
@@ -57,7 +59,7 @@ SIDS = {"End": "2001:db8:5::1", "End.X": "2001:db8:5::2", "End.T": "2001:db8:5::
         "End.DX6": "2001:db8:5::4", "End.DT6": "2001:db8:5::5",
         "End.B6.Encaps": "2001:db8:5::6", "End.PSP": "2001:db8:5::7",
         "End.USP": "2001:db8:5::8", "End.USD": "2001:db8:5::9", "End.DT46": "2001:db8:5::a",
-        "End.DX2": "2001:db8:5::b",
+        "End.DX2": "2001:db8:5::b", "End.DX4": "2001:db8:5::c", "End.DT4": "2001:db8:5::d",
         # RFC 9800 NEXT-C-SID: locator block 2001:db8::/32 (32 bits), this node's C-SID c51
         # (16 bits); the SID prefix is block + C-SID.
         "End.NEXT-C-SID": "2001:db8:c51::"}
@@ -72,6 +74,11 @@ POLICIES = {
     "encap-red": Policy("2001:db8:104::/64",
                         ("2001:db8:f::e1", "2001:db8:f::e2", "2001:db8:f::e3"), "encap.red",
                         DUT_ADDR),
+    "l2encap": Policy("2001:db8:105::/64", ("2001:db8:f::f1", "2001:db8:f::f2"), "l2encap",
+                      DUT_ADDR),
+    "l2encap-red": Policy("2001:db8:106::/64",
+                          ("2001:db8:f::f3", "2001:db8:f::f4", "2001:db8:f::f5"),
+                          "l2encap.red", DUT_ADDR),
 }
 
 
@@ -115,6 +122,10 @@ ROUTES: dict[str, dict[str, str]] = {
         "End.NEXT-C-SID", f"End flavors next-csid lblen {CSID_FORMAT[0]} "
         f"nflen {CSID_FORMAT[1]}", prefix_len=sum(CSID_FORMAT)),
     "policy:encap-red": _policy("encap-red"),
+    "policy:l2encap": _policy("l2encap"),
+    "policy:l2encap-red": _policy("l2encap-red"),
+    "seg6local:End.DX4": _local("End.DX4", f"End.DX4 nh4 {R1_ADDR4}", "d2"),
+    "seg6local:End.DT4": _local("End.DT4", f"End.DT4 vrftable {TABLE}", VRF),
 }
 SYSCTLS: dict[str, dict[str, str]] = {
     "srv6": {"ipv6/conf/d0/seg6_enabled": "1"},
@@ -171,7 +182,8 @@ class LinuxDut:
         self.topology = Topology(
             sender=SENDER, dut=DUT_ADDR, downstream="2001:db8:f::/64",
             barrier="2001:db8:f::ba77", downstream_alt="2001:db8:e::/64", sids=dict(SIDS),
-            policies=dict(POLICIES), hmac_key=key, sender_pool=SENDER_POOL)
+            policies=dict(POLICIES), hmac_key=key, sender_pool=SENDER_POOL,
+            downstream4=DOWNSTREAM4)
         self._state = KernelState()
         self._support: dict[str, str | None] = {}
         self._exchanger: Exchanger | None = None
@@ -222,7 +234,7 @@ class LinuxDut:
         netns.sysctl(self.snd, _net({"ipv6/conf/s0/disable_ipv6": "1"}))
         netns.sysctl(self.rcv, _net({"ipv6/conf/r0/disable_ipv6": "1",
                                      "ipv6/conf/r1/disable_ipv6": "1"}))
-        dut_sysctls = {"ipv6/conf/all/forwarding": "1"}
+        dut_sysctls = {"ipv6/conf/all/forwarding": "1", "ipv4/ip_forward": "1"}
         for dev in ("all", "default", "d0", "d1", "d2"):
             dut_sysctls[f"ipv6/conf/{dev}/accept_dad"] = "0"
             dut_sysctls[f"ipv6/conf/{dev}/accept_ra"] = "0"
@@ -246,6 +258,9 @@ class LinuxDut:
             f"route add {SENDER_POOL} via {SENDER} dev d0",
             f"route add {DOWNSTREAM_ALT} via {R1_ADDR} dev d2",
             f"route add {DOWNSTREAM} via {R1_ADDR} dev d2 table {TABLE}",
+            f"addr add {D2_ADDR4}/24 dev d2",
+            f"neigh replace {R1_ADDR4} lladdr {R1_MAC} dev d2 nud permanent",
+            f"route add {DOWNSTREAM4} via {R1_ADDR4} dev d2 table {TABLE}",
             f"sr tunsrc set {DUT_ADDR}",
         ])
         self._add_vrf()

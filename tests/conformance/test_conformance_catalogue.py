@@ -26,7 +26,7 @@ SECTION5_RULES = {
 }
 RFC8986_BEHAVIOURS = {"End", "End.X", "End.T", "End.DX6", "End.DT6", "End.B6.Encaps",
                       "End.PSP", "End.USP", "End.USD", "End.DT46", "End.DX2",
-                      "End.NEXT-C-SID"}
+                      "End.NEXT-C-SID", "End.DX4", "End.DT4"}
 NONCE = b"\x01\x02\x03\x04"
 
 
