@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 
 from srinspect.findings import Finding
-from srinspect.flows.events import FlowEvent, FlowKey
+from srinspect.flows.events import FlowKey
 from srinspect.flows.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
 from srinspect.flows.table import FlowDecoder, FlowTable, PathChange, SrInfo
 from srinspect.frame import Frame
@@ -29,7 +29,7 @@ from srinspect.inspector import Inspector
 from srinspect.keys import Keyring
 from srinspect.locators import Locators
 from srinspect.rules import Profile
-from srinspect.sources.live import CaptureEvent
+from srinspect.sources import CaptureEvent
 
 #: (name, link type, MAC or None) of capture interface ``index``, asked once per interface.
 Describe = Callable[[int], tuple[str, int, bytes | None]]
@@ -40,23 +40,6 @@ MAX_ROWS = 2_000  # flows handed to the UI per snapshot (busiest first beyond it
 SPARK_LEN = 30  # seconds of bit/s history per flow (the sparkline)
 MAX_SPARKS = 4_096  # flows with a history at once (more: the newest go without)
 MAX_CAPTURE_EVENTS = 200  # capture faults and recoveries kept for the UI
-
-
-class PacketRecord:
-    """One SRv6 packet kept for the packet list: the frame (bytes for hex and save), its flow
-    and the shared header summary. ``seq`` numbers SRv6 packets in arrival order."""
-
-    __slots__ = ("seq", "frame", "flow_id", "key", "info")
-
-    def __init__(self, seq: int, frame: Frame, flow_id: int, key: FlowKey, info: SrInfo) -> None:
-        self.seq = seq
-        self.frame = frame
-        self.flow_id = flow_id
-        self.key = key
-        self.info = info
-
-    def __repr__(self) -> str:
-        return f"<PacketRecord #{self.seq} frame {self.frame.number} flow {self.flow_id}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +129,23 @@ class Snapshot:
     capture_events: int = 0
 
 
+class PacketRecord:
+    """One SRv6 packet kept for the packet list: the frame (bytes for hex and save), its flow
+    and the shared header summary. ``seq`` numbers SRv6 packets in arrival order."""
+
+    __slots__ = ("seq", "frame", "flow_id", "key", "info")
+
+    def __init__(self, seq: int, frame: Frame, flow_id: int, key: FlowKey, info: SrInfo) -> None:
+        self.seq = seq
+        self.frame = frame
+        self.flow_id = flow_id
+        self.key = key
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"<PacketRecord #{self.seq} frame {self.frame.number} flow {self.flow_id}>"
+
+
 class MonitorEngine:
     """Flow table, link load, packet ring and finding counts behind one lock.
 
@@ -167,12 +167,11 @@ class MonitorEngine:
         self.paced = paced
         self.lock = threading.Lock()
         self.table = FlowTable(max_flows=max_flows, idle_timeout=idle_timeout,
-                               rate_window=window, events=True)
+                               rate_window=window, events=False)
         self.decoder = FlowDecoder(Inspector(profile, keyring, locators))
         self.links = LinkLoad(window=window)
         self.packets: deque[PacketRecord] = deque(maxlen=max(max_packets, 1))
         self.findings: deque[FindingRecord] = deque(maxlen=max(max_findings, 1))
-        self.events: deque[FlowEvent] = deque(maxlen=1000)
         self._describe = describe
         self._names: dict[int, str] = {}
         self.seq = 0
@@ -202,12 +201,6 @@ class MonitorEngine:
         with self.lock:
             return self._feed(frame)
 
-    def feed_many(self, frames: Iterable[Frame]) -> None:
-        """Account a batch under one lock acquisition (a synthetic or file source)."""
-        with self.lock:
-            for frame in frames:
-                self._feed(frame)
-
     def _feed(self, frame: Frame) -> PacketRecord | None:
         self.frames += 1
         self.bytes += frame.orig_len
@@ -234,8 +227,6 @@ class MonitorEngine:
         self.packets.append(rec)
         if info.findings:
             self._findings(rec, info.findings)
-        if table.has_events:
-            self.events.extend(table.drain())
         return rec
 
     def capture_event(self, event: CaptureEvent) -> None:
@@ -326,8 +317,6 @@ class MonitorEngine:
             table = self.table
             if self.paced:
                 table.expire(now)
-                if table.has_events:
-                    self.events.extend(table.drain())
                 if self._second is not None and int(now) > self._second:
                     self._roll(int(now))  # a quiet link: the sparklines still move
             flows = list(table)
@@ -406,12 +395,6 @@ class MonitorEngine:
             if not self.findings or self.findings[-1].n <= n:
                 return []
             return [r for r in self.findings if r.n > n]
-
-    def take_events(self) -> list[FlowEvent]:
-        with self.lock:
-            out = list(self.events)
-            self.events.clear()
-        return out
 
     def decode_full(self, rec: PacketRecord):  # noqa: ANN201 - PacketResult | None
         """Full decode of one packet for the detail view, on a private Inspector (the

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from srinspect.flows.events import PROTO_NAMES, FlowKey, addr_text
+from srinspect.tui.engine import FindingRecord, FlowRow, PacketRecord
 
 PREFIXES = ("src", "dst", "seg", "rule", "hmac", "flow")
 
@@ -102,17 +103,45 @@ class Filter:
                 or text == PROTO_NAMES.get(proto, ""))
 
 
-def cached(f: Filter, subject: Callable[[object], Subject],
-           key: Callable[[object], object]) -> Callable[[object], bool]:
-    """A match function memoised on ``key(item)``: packets of one flow with the same header
-    share the answer, so filtering 100k packets costs a few distinct evaluations."""
-    memo: dict[object, bool] = {}
+def flow_subject(r: FlowRow) -> Subject:
+    return Subject(r.key, r.segments, list(r.findings), list(r.hmac), r.id)
 
-    def match(item: object) -> bool:
-        k = key(item)
-        hit = memo.get(k)
+
+def finding_subject(r: FindingRecord) -> Subject:
+    return Subject(r.key, r.segments, (r.finding.rule,), (), r.flow_id)
+
+
+def rule_subject(rule: str) -> Subject:
+    """A rule on its own (the Findings pane's counts per rule): only ``rule:`` and plain
+    words can match it."""
+    return Subject((b"", b"", b"", b"", -1, 0, 0), (), (rule,), (), -1)
+
+
+def pair_match(f: Filter, a: bytes, b: bytes) -> bool:
+    """Whether the segment pair ``a -> b`` matches: either end as the source, the other as
+    the segment, so ``src:``, ``seg:`` and plain addresses all find it."""
+    return f.match(Subject((a, b"", b"", b"", 0, 0, 0), (b,), (), (), -1)) or \
+        f.match(Subject((b, b"", b"", b"", 0, 0, 0), (a,), (), (), -1))
+
+
+def packet_match(f: Filter, flow_id: int | None) -> Callable[[PacketRecord], bool]:
+    """The packets view's predicate: the chosen flow (None: any), then ``f``, memoised per
+    flow and header: packets of one flow with the same header share the answer, so
+    filtering 100k packets costs a few distinct evaluations."""
+    memo: dict[tuple[int, int], bool] = {}
+
+    def match(rec: PacketRecord) -> bool:
+        if flow_id is not None and rec.flow_id != flow_id:
+            return False
+        if not f:
+            return True
+        key = (rec.flow_id, id(rec.info))
+        hit = memo.get(key)
         if hit is None:
-            hit = memo[k] = f.match(subject(item))
+            info = rec.info
+            hit = memo[key] = f.match(Subject(
+                rec.key, info.segments, [x.rule for x in info.findings],
+                [info.hmac] if info.hmac else [], rec.flow_id))
         return hit
 
     return match

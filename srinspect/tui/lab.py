@@ -1,10 +1,8 @@
 """``monitor --lab``: find the running lab, capture every link, and lay out its map.
 
-An adapter over ``srinspect.lab`` (issue 7, written concurrently): it prefers a
-``Lab.load()`` API when the package has one and otherwise reads the state file that
-``lab up`` writes (``/run/srinspect-lab/<prefix>/state.json``, holding the built ``Plan``).
-Either way the monitor needs only the plan: namespaces, links (with their two ends and
-shaped rate) and node addresses, so it can name addresses after nodes and colour links.
+The lab package finds the running lab (``srinspect.lab.Lab.load()``); the monitor needs only
+its plan: namespaces, links (with their two ends and shaped rate) and node addresses, so it
+can name addresses after nodes and colour links.
 
 Each link is captured at one end (its ``a`` side): frames sent there are the a->b direction
 and frames received the b->a direction, told apart by the interface MAC. One dumpcap per
@@ -15,15 +13,16 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from srinspect.flows.linkload import LinkRate
 from srinspect.wire import parse_ip6
 
 
 class LabUnavailable(Exception):  # noqa: N818 - a state the user can change
-    """No lab can be attached: not running, or the lab package lacks what is needed."""
+    """No lab can be attached: none is running, or its namespaces are gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,46 +56,30 @@ class LabMap:
     def link_of_iface(self, iface: str) -> LabLink | None:
         return next((lk for lk in self.links if lk.iface == iface), None)
 
-
-def _plan() -> Any:
-    """The running lab's Plan, from ``Lab.load()`` when it exists, else the state file."""
-    try:
-        import srinspect.lab as labpkg
-    except ImportError as exc:  # pragma: no cover - the package ships with srinspect
-        raise LabUnavailable(f"the lab package cannot be imported ({exc})") from exc
-    lab_cls = getattr(labpkg, "Lab", None)
-    if lab_cls is not None and hasattr(lab_cls, "load"):
-        try:
-            lab = lab_cls.load()
-        except Exception as exc:  # the lab's own error says what is wrong
-            raise LabUnavailable(str(exc)) from exc
-        plan = getattr(lab, "plan", lab)
-        if plan is None:
-            raise LabUnavailable("no lab is running (start one with `srinspect lab up`)")
-        return plan
-    try:
-        from srinspect.kernel.netns import list_namespaces
-        from srinspect.lab.model import Plan
-        from srinspect.lab.state import LabPaths, lab_prefix, read_state
-    except ImportError as exc:
-        raise LabUnavailable("this srinspect's lab package has neither Lab.load() nor the "
-                             f"state reader the monitor falls back to ({exc})") from exc
-    prefix = lab_prefix()
-    state = read_state(LabPaths(prefix))
-    if state is None:
-        raise LabUnavailable(f"no lab is running (no state for prefix {prefix!r}; start one "
-                             "with `srinspect lab up`)")
-    plan = Plan.from_json(state["plan"])
-    missing = [n.netns for n in plan.nodes.values() if n.netns not in list_namespaces(prefix)]
-    if missing:
-        raise LabUnavailable(f"the lab's namespaces are gone ({', '.join(missing)}); run "
-                             "`srinspect lab down` and `srinspect lab up`")
-    return plan
+    def load(self, rates: Iterable[LinkRate]) -> dict[tuple[str, str], float]:
+        """Fraction of capacity per lab link direction, from the captured interfaces."""
+        load: dict[tuple[str, str], float] = {}
+        for r in rates:
+            link = self.link_of_iface(r.interface)
+            if link is None:
+                continue
+            frac = r.bps / link.rate_bps
+            if r.direction in ("tx", "any"):
+                load[(link.a, link.b)] = load.get((link.a, link.b), 0.0) + frac
+            if r.direction == "rx":
+                load[(link.b, link.a)] = load.get((link.b, link.a), 0.0) + frac
+        return load
 
 
 def load_lab() -> LabMap:
     """The running lab as the monitor needs it; LabUnavailable with a clear reason."""
-    return lab_map(_plan())
+    from srinspect.lab import Lab  # only ``--lab`` pays for importing the lab package
+
+    try:
+        lab = Lab.load()
+    except Exception as exc:  # the lab's own error says what is wrong
+        raise LabUnavailable(str(exc)) from exc
+    return lab_map(lab.plan)
 
 
 def lab_map(plan: Any) -> LabMap:

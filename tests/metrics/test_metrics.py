@@ -282,7 +282,8 @@ def test_monitor_metrics_from_its_engine(tmp_path: Path, make_pcap) -> None:  # 
     path.write_bytes(data)
     engine = MonitorEngine()
     with open_capture(path) as reader:
-        engine.feed_many(list(reader))
+        for frame in reader:
+            engine.feed(frame)
     engine.capture_event(CaptureEvent("capture-error", 0.0, ("eth9",), "gone", reason="gone",
                                       retrying=True, lost=("eth9",), source="s"))
 

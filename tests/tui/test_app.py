@@ -18,6 +18,7 @@ from srinspect.tui.feeds import file_source
 from srinspect.tui.widgets.detail import SELECT_STYLE, DetailTree, HexView
 from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.panels import FlowInfo
+from srinspect.tui.widgets.status import StatusBar, capture_alert
 from srinspect.tui.widgets.tables import FlowsTable, PacketsTable, RecentFindingsTable
 
 
@@ -57,7 +58,7 @@ def test_hmac_flows_verified_and_open_packet_tree() -> None:
         assert packets.items[0].seq > packets.items[-1].seq  # newest first
         await pilot.press("enter")
         await pilot.pause()
-        assert app.packet is packets.items[0]
+        assert app.packets_pane.packet is packets.items[0]
         labels = [str(n.label) for n in _walk(app.query_one(DetailTree).root)]
         assert any("HMAC status: verified" in label for label in labels)
         assert any(label.startswith("Segment Routing Header") for label in labels)
@@ -82,7 +83,7 @@ def test_finding_jump_highlights_its_bytes() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one("#tabs").active == "packets"
-        assert app.packet is not None and app.packet.seq == target.seq
+        assert app.packets_pane.packet is not None and app.packets_pane.packet.seq == target.seq
         f = target.finding
         hexview = app.query_one(HexView)
         assert f.offset >= 0 and f.length >= 1
@@ -224,7 +225,7 @@ def test_save_flow_and_view_read_back(tmp_path: Path) -> None:
         await pilot.pause()
         view = list(open_capture(tmp_path / "view.pcapng"))
         assert len(view) == 6
-        assert {f.data for f in view} == {r.frame.data for r in app.packet_items}
+        assert {f.data for f in view} == {r.frame.data for r in app.packets_pane.items}
         assert "saved 6 packets" in app.message
 
     drive(make_app("kernel-hmac.pcap", "kernel-hmac-keys.toml", save_dir=tmp_path), body)
@@ -250,9 +251,9 @@ def test_help_sort_and_enter_on_flow_shows_its_packets() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.flow_id == 3 and app.query_one("#tabs").active == "packets"
-        assert {p.flow_id for p in app.packet_items} == {3}
+        assert {p.flow_id for p in app.packets_pane.items} == {3}
         await pilot.press("a")
-        assert app.flow_id is None and len(app.packet_items) == 28
+        assert app.flow_id is None and len(app.packets_pane.items) == 28
 
     drive(make_app("crafted-draft04.pcapng", "crafted-keys.toml"), body)
 
@@ -318,13 +319,13 @@ def test_status_bar_says_when_the_capture_is_lost() -> None:
         await pilot.pause()
         status = str(app.query_one("#status").render())
         assert "LOST" in status and "CAPTURE LOST: r1 is down" in status
-        assert app.capture_alert() == "CAPTURE LOST: r1 is down, retrying"
+        assert capture_alert(app.engine.capture_lost()) == "CAPTURE LOST: r1 is down, retrying"
         assert len(flows.items) == before
         app.engine.capture_event(ev("capture-resumed", ()))
         app.refresh_now()
         await pilot.pause()
         assert "CAPTURE LOST" not in str(app.query_one("#status").render())
-        assert app.capture_alert() == ""
-        assert app._capture_seen == 2  # noqa: SLF001 - both announced
+        assert capture_alert(app.engine.capture_lost()) == ""
+        assert app.query_one(StatusBar).capture_seen == 2  # both announced
 
     drive(make_app("kernel-encap.pcap"), body)

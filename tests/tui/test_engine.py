@@ -14,13 +14,14 @@ from srinspect.keys import build_keyring
 from srinspect.sources import CaptureEvent, open_capture
 from srinspect.sources.links import split_netns
 from srinspect.tui import fmt
-from srinspect.tui.app import write_records
 from srinspect.tui.engine import MonitorEngine
 from srinspect.tui.feeds import file_source
 from srinspect.tui.filters import Filter, Subject
 from srinspect.tui.lab import lab_map, layout
+from srinspect.tui.save import write_records
 from srinspect.tui.synthetic import SyntheticFeed
-from srinspect.tui.widgets.panels import Status, render_status, render_topology
+from srinspect.tui.widgets.panels import render_topology
+from srinspect.tui.widgets.status import Status, render_status
 from srinspect.wire import parse_ip6
 
 REPO = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ async def open_srh_packet(app: MonitorApp, pilot: Pilot[int]) -> None:
         await pilot.press("down")
     await pilot.press("enter")
     await pilot.pause()
-    assert app.packet is not None and app.packet.frame.data[20] == 43
+    assert app.packets_pane.packet is not None and app.packets_pane.packet.frame.data[20] == 43
 
 
 async def wait_for(pilot: Pilot[int], cond: object, seconds: float = 15.0) -> None:

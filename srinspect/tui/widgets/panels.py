@@ -1,10 +1,9 @@
-"""Text panels: the selected flow's detail and history, the status bar, the lab map."""
+"""Text panels: the selected flow's detail and history, the lab map."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import Static
@@ -60,64 +59,6 @@ def render_flow(r: FlowRow | None, names: Mapping[bytes, str], flash: bool = Fal
         for status, n in r.hmac.items():
             out.append(f"{status} x{n} ", style=fmt.HMAC_STYLE.get(status, ""))
     out.rstrip()
-    return out
-
-
-@dataclass(slots=True)
-class Status:
-    """What the status bar says (the app fills it on each refresh)."""
-
-    source: str = ""
-    live: bool = False
-    paused: bool = False
-    frames: int = 0
-    srv6: int = 0
-    flows: int = 0
-    rate: float = 0.0
-    drops: str = "-"
-    elapsed: float = 0.0
-    progress: float | None = None
-    loading: bool = False
-    filter: str = ""
-    ring: int = 0
-    message: str = ""
-    #: a live capture that is not capturing everything (shown in red, replaces LIVE)
-    alert: str = ""
-
-
-class StatusBar(Static):
-    """One line: source, state, capture rate, counts, drops, elapsed, filter."""
-
-    DEFAULT_CSS = "StatusBar { height: 1; background: $panel; padding: 0 1; }"
-
-    def show(self, s: Status) -> None:
-        self.update(render_status(s))
-
-
-def render_status(s: Status) -> Text:
-    out = Text(no_wrap=True, overflow="ellipsis")
-    if s.paused:
-        out.append(" PAUSED ", style="bold black on yellow")
-    elif s.alert:
-        out.append(" LOST ", style="bold white on red")
-    elif s.live:
-        out.append(" LIVE ", style="bold white on dark_green")
-    elif s.loading:
-        pct = f" {s.progress * 100:.0f}%" if s.progress is not None else ""
-        out.append(f" LOADING{pct} ", style="bold white on dark_blue")
-    else:
-        out.append(" FILE ", style="bold white on grey30")
-    out.append(f" {s.source}  ")
-    if s.alert:
-        out.append(f"{s.alert}  ", style="bold red")
-    out.append(f"{fmt.si(s.rate)} fr/s  ", style="bold")
-    out.append(f"frames {s.frames}  SRv6 {s.srv6}  flows {s.flows}  ring {s.ring}  ")
-    out.append(f"drops {s.drops}  ", style="bold red" if s.drops not in ("0", "-") else "")
-    out.append(f"elapsed {fmt.duration(s.elapsed)}")
-    if s.filter:
-        out.append(f"  filter: {s.filter}", style="bold cyan")
-    if s.message:
-        out.append(f"  {s.message}", style="italic")
     return out
 
 

@@ -47,16 +47,12 @@ class FlowsTable(VirtualTable):
     @staticmethod
     def layout(addr_width: int) -> tuple[Column, ...]:
         return (
-            Column("id", "#", 4, True),
-            Column("source", "Source", addr_width),
+            Column("id", "#", 4, True), Column("source", "Source", addr_width),
             Column("final", "Final dest", addr_width),
             Column("path", "Segment path (active segment in [ ])", None),
-            Column("pps", "pkt/s", 7, True),
-            Column("bps", "bit/s", 8, True),
-            Column("spark", "bit/s, 30 s", 12),
-            Column("packets", "Packets", 9, True),
-            Column("findings", "Find.", 5, True),
-            Column("hmac", "HMAC", 9),
+            Column("pps", "pkt/s", 7, True), Column("bps", "bit/s", 8, True),
+            Column("spark", "bit/s, 30 s", 12), Column("packets", "Packets", 9, True),
+            Column("findings", "Find.", 5, True), Column("hmac", "HMAC", 9),
             Column("changes", "Chg", 4, True),
         )
 
@@ -120,16 +116,11 @@ class PacketsTable(VirtualTable):
     """SRv6 packets, newest first. Items are PacketRecords from the engine's ring."""
 
     columns: ClassVar[Sequence[Column]] = (
-        Column("no", "No.", 7, True),
-        Column("time", "Time", 11, True),
-        Column("if", "If", 8),
-        Column("flow", "Flow", 5, True),
-        Column("src", "Source", 24),
-        Column("dst", "Destination (active)", 24),
-        Column("sl", "SL", 3, True),
-        Column("len", "Len", 5, True),
-        Column("hmac", "HMAC", 9),
-        Column("findings", "Findings", None),
+        Column("no", "No.", 7, True), Column("time", "Time", 11, True),
+        Column("if", "If", 8), Column("flow", "Flow", 5, True),
+        Column("src", "Source", 24), Column("dst", "Destination (active)", 24),
+        Column("sl", "SL", 3, True), Column("len", "Len", 5, True),
+        Column("hmac", "HMAC", 9), Column("findings", "Findings", None),
     )
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -167,10 +158,8 @@ class RulesTable(VirtualTable):
     """Findings counted per rule (packets on which the rule fired)."""
 
     columns: ClassVar[Sequence[Column]] = (
-        Column("rule", "Rule", 26),
-        Column("severity", "Severity", 8),
-        Column("count", "Count", 8, True),
-        Column("last", "Last pkt", 8, True),
+        Column("rule", "Rule", 26), Column("severity", "Severity", 8),
+        Column("count", "Count", 8, True), Column("last", "Last pkt", 8, True),
     )
 
     def key(self, item: RuleRow) -> Hashable:
@@ -185,10 +174,8 @@ class RecentFindingsTable(VirtualTable):
     """Newest findings first; Enter jumps to the packet."""
 
     columns: ClassVar[Sequence[Column]] = (
-        Column("frame", "Frame", 7, True),
-        Column("flow", "Flow", 5, True),
-        Column("severity", "Severity", 8),
-        Column("rule", "Rule", 26),
+        Column("frame", "Frame", 7, True), Column("flow", "Flow", 5, True),
+        Column("severity", "Severity", 8), Column("rule", "Rule", 26),
         Column("message", "Message", None),
     )
 
@@ -223,15 +210,13 @@ class LinkItem:
 
 
 class LinksTable(VirtualTable):
+    """One direction of a link per row, with its load as a bar and a percentage."""
+
     columns: ClassVar[Sequence[Column]] = (
-        Column("kind", "Kind", 5),
-        Column("label", "Link (direction)", 34),
-        Column("pps", "pkt/s", 8, True),
-        Column("bps", "bit/s", 9, True),
-        Column("bar", "Load", 10),
-        Column("pct", "%", 5, True),
-        Column("packets", "Packets", 8, True),
-        Column("flows", "Flows", 5, True),
+        Column("kind", "Kind", 5), Column("label", "Link (direction)", 34),
+        Column("pps", "pkt/s", 8, True), Column("bps", "bit/s", 9, True),
+        Column("bar", "Load", 10), Column("pct", "%", 5, True),
+        Column("packets", "Packets", 8, True), Column("flows", "Flows", 5, True),
     )
 
     def key(self, item: LinkItem) -> Hashable:

@@ -36,17 +36,24 @@ class Column:
     right: bool = False
 
 
-class _ItemMessage(Message):
-    """A VirtualTable message about one item; ``control`` lets handlers filter by table."""
+class _TableMessage(Message):
+    """A message from a VirtualTable; ``control`` lets handlers filter by table."""
 
-    def __init__(self, table: VirtualTable, item: Any) -> None:
+    def __init__(self, table: VirtualTable) -> None:
         super().__init__()
         self.table = table
-        self.item = item
 
     @property
     def control(self) -> VirtualTable:
         return self.table
+
+
+class _ItemMessage(_TableMessage):
+    """A VirtualTable message about one item."""
+
+    def __init__(self, table: VirtualTable, item: Any) -> None:
+        super().__init__(table)
+        self.item = item
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -80,17 +87,12 @@ class VirtualTable(ScrollView, can_focus=True):
     class Chosen(_ItemMessage):
         """Enter or a click on an item."""
 
-    class Sorted(Message):
+    class Sorted(_TableMessage):
         """A header was clicked: ``column`` is its key."""
 
         def __init__(self, table: VirtualTable, column: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column = column
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
 
     columns: ClassVar[Sequence[Column]] = ()
 
