@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 
-from srinspect import fastpath, skim
+from srinspect import _fastpath as fastpath
+from srinspect import skim
 from srinspect.dissect import packet_dict, packet_tree, render_tree
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame

@@ -1,123 +1,126 @@
 """The audit fast path: recognise a clean, simple SRv6 packet without building any object.
 
-Most SRv6 traffic on a link is well-formed: one SRH right after the IPv6 header, no TLVs.
-``clean_simple_srh`` proves, with a handful of byte reads, that no packet rule can fire on
-such a packet, so the audit counts it and moves on. Anything else (TLVs, HMAC, other
-extension headers, nested SRHs, reduced SRHs, any doubt) returns False and takes the full
-decoder and validator, which stay the single authority on findings. A property test checks
-that whenever this returns True the full validator finds nothing.
+Most SRv6 traffic on a link is well-formed: one SRH right after the IPv6 header, no TLVs, or
+(draft-04) only its HMAC TLV. ``fast_srh_py`` proves, with a handful of byte reads, that no
+packet rule can fire on such a packet (or that only the HMAC verdict is left to give), so
+the audit counts it and moves on. Anything else (other TLVs, other extension headers,
+nested SRHs, reduced SRHs, any doubt) takes the full decoder and validator, which stay the
+single authority on findings. A property test checks that whenever this calls a packet
+clean the full validator finds nothing.
+
+The compiled pre-filter (_skim.c) decides the same from the same bytes, with the numbers
+below (and those of ipv6.py, srh.py and linklayer.py) generated into _skim_consts.h.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
 from . import skim
+from .ipv6 import (
+    CHAIN_HEADERS,
+    DESTINATION_AT,
+    IPV6_HEADER,
+    MORE_HEADERS,
+    NEXT_HEADER_AT,
+    NH_ETHERNET,
+    NH_IPV6,
+    NH_ROUTING,
+    walk_short,
+)
 from .linklayer import ETHERTYPE_IPV6, ethernet_payload
+from .srh import (
+    FLAG_H,
+    FLAGS_UNUSED_DRAFT04,
+    FLAGS_UNUSED_RFC8754,
+    HMAC_TLV_SIZE_DRAFT04,
+    SEGMENT_SIZE,
+    SRH_FIXED,
+    TLV_HMAC,
+)
 
-_FIXED = struct.Struct("!HBB")  # payload length, next header, hop limit (at offset 4)
-_SRH = struct.Struct("!BBBBBBH")
-_BAD_PREFIX = frozenset({bytes(12), bytes(10) + b"\xff\xff"})  # ::/96 family, IPv4-mapped
-_CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})  # more headers to walk: slow path
-_INNER_CHAIN = _CHAIN | {41, 4}
+#: ``Inspector.skim_mode`` bits: the draft-04 profile; C-SID formats are configured (then
+#: the RFC 9800 rules may fire on any address, and the pre-filter calls no SRH clean).
+SKIM_DRAFT04 = 1
+SKIM_CSID = 2
 
+#: Flags a clean SRH without TLVs does not carry: the unused bits, and (draft-04) H, which
+#: announces an HMAC TLV it does not have.
+CLEAN_FLAGS_DRAFT04 = FLAGS_UNUSED_DRAFT04 | FLAG_H
 
-def clean_simple_srh(data: bytes, off: int, draft04: bool) -> bool:
-    """True when the IPv6 packet at ``off`` is a simple SRv6 packet no rule fires on."""
-    end = len(data)
-    if off + 48 > end or data[off + 6] != 43 or data[off + 42] != 4:
-        return False
-    plen = _FIXED.unpack_from(data, off + 4)[0]
-    if plen == 0:
-        return False
-    limit = min(end, off + 40 + plen)
-    s = off + 40
-    nh, hel, _rt, sl, fs, flags, reserved = _SRH.unpack_from(data, s)
-    size = (hel + 1) * 8
-    if size != 8 + 16 * (fs + 1) or s + size > limit or sl > fs:
-        return False
-    if draft04:
-        if flags & 0x8F or reserved:  # unused bits, or H without an HMAC TLV
-            return False
-    elif flags:
-        return False
-    if nh in _CHAIN:
-        return False
-    if nh == 41:
-        inner = s + size
-        if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
-            return False
-    if nh == 143 and _l2_inner_chain(data, s + size, limit):
-        return False
-    seg = s + 8 + 16 * sl
-    if data[off + 24 : off + 40] != data[seg : seg + 16]:
-        return False
-    p = s + 8
-    for _ in range(fs + 1):
-        first = data[p]
-        if first == 0xFF or (first == 0 and data[p : p + 12] in _BAD_PREFIX):
-            return False
-        p += 16
-    return True
+#: Segments the fast path leaves to the validator, which alone decides whether
+#: srh.segment.invalid fires: a first byte of multicast, or the first 12 bytes of ::/96
+#: (unspecified, loopback) or ::ffff:0:0/96 (IPv4-mapped). Wider than the rule on purpose.
+SUSPECT_FIRST_BYTE = 0xFF
+SUSPECT_PREFIXES = (bytes(12), bytes(10) + b"\xff\xff")
 
-
-def _l2_inner_chain(data: bytes, eth: int, limit: int) -> bool:
-    """Next Header 143: the Ethernet frame at ``eth`` carries IPv6 with more headers (maybe
-    an SRH the validator must see); mirrors inspector._l2_may_hold_srh, conservatively."""
-    ethertype, at = ethernet_payload(data[:limit], eth)
-    return ethertype == ETHERTYPE_IPV6 and at + 40 <= limit and data[at + 6] in _INNER_CHAIN
-
-
-def simple_hmac_srh(data: bytes, off: int) -> int:
-    """draft-04 only: the offset of the HMAC TLV when the packet is a simple SRH whose one
-    TLV is a well-placed HMAC TLV with the H flag set and nothing else any rule could fire
-    on; -1 otherwise. The caller still verifies the HMAC itself."""
-    end = len(data)
-    if off + 48 > end or data[off + 6] != 43 or data[off + 42] != 4:
-        return -1
-    plen = _FIXED.unpack_from(data, off + 4)[0]
-    if plen == 0:
-        return -1
-    limit = min(end, off + 40 + plen)
-    s = off + 40
-    nh, hel, _rt, sl, fs, flags, reserved = _SRH.unpack_from(data, s)
-    size = (hel + 1) * 8
-    tlv = s + 8 + 16 * (fs + 1)
-    if size != 8 + 16 * (fs + 1) + 40 or s + size > limit or sl > fs:
-        return -1
-    if flags & 0x87 or not flags & 0x08 or reserved or data[tlv] != 5 or data[tlv + 1] != 38:
-        return -1
-    if nh in _CHAIN:
-        return -1
-    if nh == 41:
-        inner = s + size
-        if inner + 40 <= limit and data[inner + 6] in _INNER_CHAIN:
-            return -1
-    if nh == 143 and _l2_inner_chain(data, s + size, limit):
-        return -1
-    seg = s + 8 + 16 * sl
-    if data[off + 24 : off + 40] != data[seg : seg + 16]:
-        return -1
-    p = s + 8
-    for _ in range(fs + 1):
-        first = data[p]
-        if first == 0xFF or (first == 0 and data[p : p + 12] in _BAD_PREFIX):
-            return -1
-        p += 16
-    return tlv
+_SUSPECT_LEADS = frozenset(prefix[0] for prefix in SUSPECT_PREFIXES)
+_SUSPECT_LEN = len(SUSPECT_PREFIXES[0])
+_SUSPECT = frozenset(SUSPECT_PREFIXES)
+_HMAC_TLV_LENGTH = HMAC_TLV_SIZE_DRAFT04 - 2  # its Length byte: the TLV less type and length
 
 
 def fast_srh_py(data: bytes, off: int, draft04: bool) -> int:
-    """-1: a clean simple SRH (``clean_simple_srh``); the HMAC TLV offset of a simple draft-04
-    HMAC SRH (``simple_hmac_srh``); -2: anything else, which takes the full decoder."""
-    if clean_simple_srh(data, off, draft04):
-        return -1
-    if draft04:
-        tlv = simple_hmac_srh(data, off)
-        if tlv >= 0:
-            return tlv
-    return -2
+    """For the IPv6 packet at ``off``: -1 when it is a simple SRv6 packet no rule fires on;
+    the offset of its HMAC TLV when it is a simple draft-04 SRH whose one TLV is a
+    well-placed HMAC TLV with the H flag set and nothing else any rule could fire on (the
+    caller still verifies the HMAC); -2 for anything else, which takes the full decoder."""
+    s = off + IPV6_HEADER
+    if s + SRH_FIXED.size > len(data) or data[off + NEXT_HEADER_AT] != NH_ROUTING:
+        return -2
+    walked = walk_short(data, off)
+    if walked is None:
+        return -2
+    upper, nh, limit = walked
+    _nh, _hel, _rt, sl, fs, flags, reserved = SRH_FIXED.unpack_from(data, s)
+    segments = s + SRH_FIXED.size
+    listed = segments + SEGMENT_SIZE * (fs + 1)
+    if sl > fs or nh in CHAIN_HEADERS or _inner_more_headers(data, nh, upper, limit):
+        return -2
+    if upper == listed:
+        if flags & (CLEAN_FLAGS_DRAFT04 if draft04 else FLAGS_UNUSED_RFC8754) or (
+                draft04 and reserved):
+            return -2
+        tlv = -1
+    elif draft04 and upper == listed + HMAC_TLV_SIZE_DRAFT04 and _lone_hmac(data, listed,
+                                                                           flags, reserved):
+        tlv = listed
+    else:
+        return -2
+    active = segments + SEGMENT_SIZE * sl
+    if data[off + DESTINATION_AT : s] != data[active : active + SEGMENT_SIZE]:
+        return -2
+    return tlv if _segments_clean(data, segments, listed) else -2
+
+
+def _lone_hmac(data: bytes, tlv: int, flags: int, reserved: int) -> bool:
+    """draft-04: the H flag and nothing else, and an HMAC TLV of the one valid length."""
+    return (not flags & FLAGS_UNUSED_DRAFT04 and bool(flags & FLAG_H) and not reserved
+            and data[tlv] == TLV_HMAC and data[tlv + 1] == _HMAC_TLV_LENGTH)
+
+
+def _inner_more_headers(data: bytes, nh: int, at: int, limit: int) -> bool:
+    """Whether the packet behind the SRH may carry more headers (maybe an SRH the
+    validator must see): IPv6 in IPv6 with more headers, or an Ethernet frame (Next Header
+    143, SRv6 L2 encapsulation) carrying such IPv6; mirrors Inspector's decision,
+    conservatively."""
+    if nh == NH_ETHERNET:
+        ethertype, at = ethernet_payload(data[:limit], at)
+        if ethertype != ETHERTYPE_IPV6:
+            return False
+    elif nh != NH_IPV6:
+        return False
+    return at + IPV6_HEADER <= limit and data[at + NEXT_HEADER_AT] in MORE_HEADERS
+
+
+def _segments_clean(data: bytes, start: int, stop: int) -> bool:
+    """No entry of the Segment List between ``start`` and ``stop`` is suspect."""
+    for p in range(start, stop, SEGMENT_SIZE):
+        lead = data[p]
+        if lead == SUSPECT_FIRST_BYTE or (
+                lead in _SUSPECT_LEADS and data[p : p + _SUSPECT_LEN] in _SUSPECT):
+            return False
+    return True
 
 
 #: What the inspector calls: the C version in ``_skim`` when built, else ``fast_srh_py``.

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ._fastpath import fast_srh
 from .csid import CsidFormats
 from .fastnew import frozen_constructor
-from .fastpath import fast_srh
 from .fields import Header
 from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding, HmacCheck
 from .frame import Frame

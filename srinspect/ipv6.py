@@ -12,11 +12,20 @@ from dataclasses import dataclass, field
 
 from .fields import Header
 from .linklayer import pull_ethernet
-from .srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh, pull_srh, pull_tlvs
+from .srh import ROUTING_HEADER, ROUTING_TYPE_SRH, SRH_FIELDS, SRH_FIXED, Srh, pull_srh, pull_tlvs
 
 IPV6_FIXED = struct.Struct("!IHBB16s16s")
 IPV4_FIXED = struct.Struct("!BBHHHBBH4s4s")
 PORTS = struct.Struct("!HH")
+_U16 = struct.Struct("!H")
+
+IPV6_HEADER = IPV6_FIXED.size
+# Where the fixed header's fields start (RFC 8200 s3), for the byte-level fast paths (here,
+# the flow decoder and the compiled pre-filter, which is built with these numbers).
+PAYLOAD_LENGTH_AT = 4
+NEXT_HEADER_AT = 6
+SOURCE_AT = 8
+DESTINATION_AT = 24
 
 NH_HOP_BY_HOP = 0
 NH_IPV4 = 4
@@ -35,6 +44,16 @@ ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_IPV4 = 0x0800
 # Headers laid out as (next header, hdr ext len in 8-octet units after the first 8 octets).
 GENERIC_EXT = frozenset({NH_HOP_BY_HOP, NH_ROUTING, NH_DEST_OPTS, 135, 139, 140})
+#: The extension headers the chain walk steps over: after one of them, more headers follow.
+CHAIN_HEADERS = GENERIC_EXT | {NH_FRAGMENT, NH_AH}
+#: An IP packet follows: SRv6 encapsulation (or a plain tunnel, when the DA is no SID).
+ENCAPSULATIONS = frozenset({NH_IPV6, NH_IPV4})
+#: After one of these another header follows, which may be (or lead to) an SRH.
+MORE_HEADERS = CHAIN_HEADERS | ENCAPSULATIONS
+#: Next Header values after the fixed header that may lead to an SRH or an SRv6 payload
+#: (the other chain headers, Mobility, HIP and Shim6, carry no SRv6 packet).
+SRH_MAY_FOLLOW = frozenset({NH_HOP_BY_HOP, NH_ROUTING, NH_FRAGMENT, NH_AH, NH_DEST_OPTS}
+                           ) | ENCAPSULATIONS
 PORT_PROTOCOLS = frozenset({NH_TCP, NH_UDP, NH_SCTP, 136})
 EXT_NAMES = {NH_HOP_BY_HOP: "Hop-by-Hop Options", NH_ROUTING: "Routing", NH_FRAGMENT: "Fragment",
              NH_AH: "Authentication Header", NH_DEST_OPTS: "Destination Options",
@@ -128,6 +147,38 @@ def pull_ipv6(buf: bytes, offset: int, captured_end: int, *, pad1: bool) -> Ipv6
     ip = Ipv6(offset, src, dst, plen, hlim, nh, (vtf >> 20) & 0xFF, vtf & 0xFFFFF, captured_end)
     _walk_chain(buf, ip, pad1)
     return ip
+
+
+def walk_short(data: bytes, off: int) -> tuple[int, int, int] | None:
+    """The chain walk of the byte-level fast paths, which build no objects.
+
+    For the IPv6 packet at ``off`` (its fixed header captured): (upper-layer offset, upper
+    protocol, usable end) when at most one SRH stands between the fixed header and the upper
+    layer and all of it lies within both the captured bytes and the Payload Length. None
+    when only the full walk (``pull_ipv6``) can tell: another extension header, a Routing
+    header of another type, an SRH cut short, or a Payload Length of 0 (a jumbogram's length
+    is in an option). The compiled pre-filter walks the same way (``walk_short`` in _skim.c).
+    """
+    nh = data[off + NEXT_HEADER_AT]
+    upper = off + IPV6_HEADER
+    if nh == NH_ROUTING:
+        if upper + SRH_FIXED.size > len(data) or data[upper + _SRH_TYPE_AT] != ROUTING_TYPE_SRH:
+            return None
+        nh = data[upper]
+        upper += (data[upper + _SRH_LENGTH_AT] + 1) << 3
+    elif nh in CHAIN_HEADERS:
+        return None
+    plen = _U16.unpack_from(data, off + PAYLOAD_LENGTH_AT)[0]
+    limit = off + IPV6_HEADER + plen
+    if limit > len(data):
+        limit = len(data)
+    if plen == 0 or upper > limit:
+        return None
+    return upper, nh, limit
+
+
+_SRH_TYPE_AT = SRH_FIELDS["routing_type"][0]
+_SRH_LENGTH_AT = SRH_FIELDS["hdr_ext_len"][0]
 
 
 def _walk_chain(buf: bytes, ip: Ipv6, pad1: bool) -> None:

@@ -20,6 +20,7 @@ ROUTING_HEADER = 43
 ROUTING_TYPE_SRH = 4
 
 SRH_FIXED = struct.Struct("!BBBBBBH")  # nh, hdr_ext_len, routing_type, sl, fs, flags, reserved
+SEGMENT_SIZE = 16  # a Segment List entry: one IPv6 address
 
 # draft-04 s3 flags (bit masks on the flags byte)
 FLAG_CLEANUP_02 = 0x80  # -02's Clean-up flag, unused in draft-04
@@ -28,6 +29,7 @@ FLAG_O = 0x20  # OAM
 FLAG_A = 0x10  # alert
 FLAG_H = 0x08  # HMAC
 FLAGS_UNUSED_DRAFT04 = 0x87
+FLAGS_UNUSED_RFC8754 = 0xFF  # RFC 8754 s2 defines no flag
 FLAG_NAMES: dict[int, str] = {
     FLAG_CLEANUP_02: "C (unused)",
     FLAG_P: "P (protected)",
@@ -145,7 +147,7 @@ class Srh:
     @property
     def list_end(self) -> int:
         """Where the segment list ends if it has FS+1 entries (the TLV area starts here)."""
-        return self.offset + 8 + 16 * (self.first_segment + 1)
+        return self.offset + SRH_FIXED.size + SEGMENT_SIZE * (self.first_segment + 1)
 
     def captured(self, name: str) -> bool:
         """Whether the bytes of fixed field ``name`` (see SRH_FIELDS) are in the packet."""
@@ -162,7 +164,7 @@ class Srh:
         return [name for name in SRH_FIELDS if not self.captured(name)]
 
     def segment_offset(self, index: int) -> int:
-        return self.offset + 8 + 16 * index
+        return self.offset + SRH_FIXED.size + SEGMENT_SIZE * index
 
     def flag_names(self) -> list[str]:
         return [name for bit, name in FLAG_NAMES.items() if self.flags & bit]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from srinspect._fastpath import fast_srh_py
 from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet
-from srinspect.fastpath import clean_simple_srh
 from srinspect.frame import Frame
 from srinspect.inspector import CLEAN, Inspector, PacketResult
 from srinspect.linklayer import LINKTYPE_IPV6
@@ -27,7 +27,7 @@ def _frame(data: bytes) -> Frame:
 
 def test_clean_packet_takes_the_fast_path() -> None:
     data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1), INNER)
-    assert clean_simple_srh(data, 0, True)
+    assert fast_srh_py(data, 0, True) == -1
     insp = Inspector()
     assert insp.feed(_frame(data), detail=False) is CLEAN
     assert insp.srh_packets == 1
@@ -43,7 +43,7 @@ def test_faulty_packets_leave_the_fast_path() -> None:
     multicast = srv6_packet("2001:db8:a::1", SrhSpec(["ff02::1", *SEGS[1:]], segments_left=1),
                             INNER)
     for data in (bad_sl, bad_da, multicast):
-        assert not clean_simple_srh(data, 0, True)
+        assert fast_srh_py(data, 0, True) == -2
         result = Inspector().feed(_frame(data), detail=False)
         assert isinstance(result, PacketResult) and result.findings
 
@@ -52,7 +52,7 @@ def test_l2_encapsulated_faulty_srh_leaves_the_fast_path() -> None:
     """Next Header 143: the outer SRH is clean, the SRv6 packet in the Ethernet frame is not."""
     data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1, next_header=143),
                        L2_FAULTY)
-    assert not clean_simple_srh(data, 0, True)
+    assert fast_srh_py(data, 0, True) == -2
     result = Inspector().feed(_frame(data), detail=False)
     assert isinstance(result, PacketResult)
     assert [f.rule for f in result.findings] == ["srh.segleft.range"]
@@ -86,7 +86,7 @@ def test_fast_path_agrees_with_the_validator(segs, sl, fs_delta, flags, reserved
     dst = push_srh(SrhSpec(raw))[8 + 16 * min(da_index, len(raw) - 1):][:16]
     data = ipv6_packet("2001:db8:a::1", dst, 43, payload,
                        payload_length=max(len(payload) + plen_delta, 0))
-    if clean_simple_srh(data, 0, profile is Profile.DRAFT04):
+    if fast_srh_py(data, 0, profile is Profile.DRAFT04) == -1:
         result = Inspector(profile).feed(_frame(data))
         assert isinstance(result, PacketResult)
         assert result.findings == [], result.findings
@@ -132,13 +132,12 @@ def test_hmac_fast_path_gives_what_the_validator_gives(n, sl, key_known, algo, c
 def test_hmac_fast_path_is_taken_for_kernel_packets() -> None:
     from pathlib import Path
 
-    from srinspect.fastpath import simple_hmac_srh
     from srinspect.sources import open_capture
 
     pcap = Path(__file__).resolve().parents[2] / "pcaps" / "kernel-hmac.pcap"
     taken = 0
     for frame in open_capture(pcap):
         off = 14
-        if frame.data[12:14] == b"\x86\xdd" and simple_hmac_srh(frame.data, off) >= 0:
+        if frame.data[12:14] == b"\x86\xdd" and fast_srh_py(frame.data, off, True) >= 0:
             taken += 1
     assert taken == 12  # every HMAC packet the kernel made qualifies

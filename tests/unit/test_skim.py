@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srinspect import fastpath, skim
+from srinspect import _fastpath as fastpath
+from srinspect import skim
 from srinspect.audit.sequential import Auditor
 from srinspect.build import (
     ETH_IPV4,
