@@ -32,9 +32,10 @@ from types import FrameType
 from typing import TextIO
 
 from ..errors import CaptureFormatError
+from ..flows.decoder import FlowDecoder, FlowMonitor
 from ..flows.events import PROTO_NAMES, FlowEvent, addr_text
 from ..flows.linkload import LinkLoad, segment_pairs
-from ..flows.table import Flow, FlowDecoder, FlowMonitor, FlowTable, SrInfo
+from ..flows.table import Flow, FlowTable, SrInfo
 from ..inspector import Inspector
 from ..sinks.metrics import (
     FaultCounter,

@@ -21,7 +21,7 @@ carrier as the DA) is an SRv6 flow whose segment list is ``[DA]``.
 
 Everything is bounded (style guide: "put a bound on everything an attacker controls"):
 flows (idle timeout, then LRU eviction at ``max_flows``, counted), capture points per flow,
-path history per flow, the pending event queue, and the decoded-header cache.
+path history per flow, the pending event queue, and the decoded-header cache (``decoder``).
 
 Exported field names follow the RFC 9487 IPFIX information elements where one exists
 (``srhSegmentIPv6BasicList``, ``srhActiveSegmentIPv6``, ``srhSegmentsIPv6Left``,
@@ -30,15 +30,20 @@ Exported field names follow the RFC 9487 IPFIX information elements where one ex
 
 from __future__ import annotations
 
-import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
-from ..frame import Frame
-from ..inspector import Inspector, PacketResult
-from ..ipv6 import NH_ETHERNET, NH_IPV4, NH_IPV6, PORT_PROTOCOLS, transport_ports
+from ..inspector import PacketResult
+from ..ipv6 import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    NH_ETHERNET,
+    NH_IPV4,
+    NH_IPV6,
+    transport_ports,
+)
 from .events import (
     FindingSeen,
     FlowEnded,
@@ -50,16 +55,18 @@ from .events import (
     key_dict,
     travel_order,
 )
-from .linkload import LinkLoad, RateWindow
+from .linkload import RateWindow
 
 __all__ = [
-    "FlowDecoder", "FlowKey", "FlowMonitor", "FlowTable", "Flow", "Path", "PathChange",
-    "SrInfo", "info_from_result", "key_from_result",
+    "FlowKey", "FlowTable", "Flow", "Path", "PathChange", "SrInfo", "info_from_result",
+    "key_from_result",
 ]
 
 # Worst first: the HMAC status a packet with several HMAC TLVs is summarised by.
 _HMAC_ORDER = (HMAC_MISMATCH, HMAC_MALFORMED, HMAC_UNKNOWN_KEY, HMAC_VERIFIED)
 _OVERFLOW_POINT = -1  # capture point that absorbs interfaces beyond max_points
+# An L2-encapsulated frame that carries one of these is keyed on its IP packet.
+_IP_ETHERTYPES = frozenset({ETHERTYPE_IPV6, ETHERTYPE_IPV4})
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,189 +564,3 @@ class FlowTable:
                 "evicted": self.evicted, "path_changes": self.path_changes,
                 "paths": len(self._paths), "packets": self.packets,
                 "events_dropped": self.events_dropped, "max_flows": self.max_flows}
-
-
-# --- decoding for the table -----------------------------------------------------------------
-
-_U16 = struct.Struct("!H")
-_PORTS = struct.Struct("!HH")
-_FIXED = struct.Struct("!IHB")  # version/class/label, payload length, next header
-_INNER6_FIXED = struct.Struct("!IHBx16s16s")  # ... hop limit skipped, src, dst
-_INNER6 = struct.Struct("!IHBx16s16sHH")  # the same and the first 4 upper-layer bytes
-_ETH_IPV6 = b"\x86\xdd"
-# Next Header values after which more headers must be walked: the full decoder handles them.
-_CHAIN = frozenset({0, 43, 44, 51, 60, 135, 139, 140})
-_INNER_SLOW = _CHAIN | {NH_IPV6, NH_IPV4}
-_ICMP = frozenset({58, 1})
-_ENCAP = frozenset({NH_IPV6, NH_IPV4})
-_IP_ETHERTYPES = frozenset({0x86DD, 0x0800})  # an L2 frame that carries one of these is keyed on it
-# Outer Next Header values that may be SRv6 but need the full decoder (HBH, frag, AH, DO).
-_OUTER_SLOW = frozenset({0, 44, 51, 60})
-
-Decoded = tuple[FlowKey, SrInfo, int]
-
-
-class FlowDecoder:
-    """Frames -> (flow key, SrInfo, IP bytes) for the flow table, or None if not SRv6.
-
-    ``Inspector.feed`` (full decode and every packet rule) costs ~12 us a packet here,
-    too slow for a live link. But the findings and HMAC result of a packet depend only on
-    its source, DA and SRH bytes once it is known that the SRH lies wholly inside both the
-    captured bytes and the payload length (then neither ``srh.truncated`` nor
-    ``capture.snaplen`` can fire, whatever the snaplen) and that nothing but an upper-layer
-    header or one plain inner IP header follows it. So those bytes key a cache of SrInfo:
-    the first packet with a given header goes through the Inspector (the single authority
-    on findings), the following ones reuse its SrInfo and only their inner 5-tuple is read.
-    Anything else (extension headers before or after the SRH, nested SRv6, SRHs cut short,
-    jumbograms claiming a zero payload length) takes the full path every time. A property
-    test checks that both paths give the same key and SrInfo.
-    """
-
-    def __init__(self, inspector: Inspector, cache_size: int = 4096) -> None:
-        self.inspector = inspector
-        self.cache_size = cache_size
-        self._cache: dict[bytes, SrInfo] = {}
-        self._links: dict[int, Callable[[bytes], int] | None] = {}
-        #: frames seen, SRv6 packets returned, headers that were not in the cache yet
-        self.frames = 0
-        self.srv6 = 0
-        self.cache_misses = 0
-
-    def decode(self, frame: Frame) -> Decoded | None:
-        self.frames += 1
-        data = frame.data
-        linktype = frame.linktype
-        if linktype == 1 and data[12:14] == _ETH_IPV6:  # plain Ethernet: no call needed
-            off = 14
-        else:
-            try:
-                fn = self._links[linktype]
-            except KeyError:
-                fn = self._links[linktype] = self.inspector.link_decoder(linktype)
-            if fn is None:
-                return self._slow(frame)  # the Inspector counts unsupported link types
-            off = fn(data)
-            if off < 0:
-                return None
-        n = len(data)
-        if off + 40 > n:
-            return None
-        vtf, plen, nh = _FIXED.unpack_from(data, off)
-        if vtf >> 28 != 6:
-            return None
-        if nh == 43:
-            if off + 48 > n or data[off + 42] != 4:
-                return self._slow(frame)
-            s = off + 40 + ((data[off + 41] + 1) << 3)
-            nxt = data[off + 40]
-        elif nh in _ENCAP:
-            if not self.inspector.is_sid(data[off + 24 : off + 40]):
-                return self._slow(frame)  # a tunnel unless an inner SRH says otherwise
-            s = off + 40
-            nxt = nh
-        elif nh in _OUTER_SLOW:
-            return self._slow(frame)
-        else:
-            return None
-        pend = off + 40 + plen
-        if pend > n:
-            pend = n  # snaplen-cut (or lying payload length): usable bytes end here
-        if plen == 0 or s > pend:
-            return self._slow(frame)
-        # The inner 5-tuple (encap) or the upper-layer ports (inline), read directly.
-        if nxt == NH_IPV6:
-            if s + 44 <= pend:  # the common case: fixed header and ports in one unpack
-                vtf, iplen, proto, isrc, idst, sport, dport = _INNER6.unpack_from(data, s)
-            elif s + 40 <= pend:
-                vtf, iplen, proto, isrc, idst = _INNER6_FIXED.unpack_from(data, s)
-                sport = dport = -1
-            else:
-                return self._slow(frame)
-            if vtf >> 28 != 6 or proto in _INNER_SLOW:
-                return self._slow(frame)
-            limit = pend if iplen == 0 or s + 40 + iplen > pend else s + 40 + iplen
-            l4 = s + 40
-            if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
-                pass  # sport, dport already read
-            elif proto in _ICMP and l4 + 2 <= limit:
-                sport, dport = data[l4], data[l4 + 1]
-            else:
-                sport = dport = _uncaptured_ports(proto)
-        else:
-            if nxt == NH_IPV4:
-                if s + 20 > pend or data[s] >> 4 != 4:
-                    return self._slow(frame)
-                proto = data[s + 9]
-                isrc = data[s + 12 : s + 16]
-                idst = data[s + 16 : s + 20]
-                total = _U16.unpack_from(data, s + 2)[0]
-                limit = pend if total == 0 else min(pend, s + total)
-                l4 = s + max((data[s] & 0x0F) << 2, 20)
-            elif nxt in _CHAIN or nxt == NH_ETHERNET:
-                return self._slow(frame)  # L2 encapsulation: the inner frame's 5-tuple
-            else:
-                proto = nxt
-                isrc = idst = b""
-                limit = pend
-                l4 = s
-            if proto in PORT_PROTOCOLS and l4 + 4 <= limit:
-                sport, dport = _PORTS.unpack_from(data, l4)
-            elif proto in _ICMP and l4 + 2 <= limit:
-                sport, dport = data[l4], data[l4 + 1]
-            else:
-                sport = dport = _uncaptured_ports(proto)
-        hkey = data[off + 8 : s]
-        info = self._cache.get(hkey)
-        if info is None:
-            info = self._miss(frame, hkey)
-            if info is None:  # pragma: no cover - the checks above mirror feed()'s
-                return None
-        self.srv6 += 1
-        return ((hkey[:16], info.segments[0], isrc, idst, proto, sport, dport), info,
-                frame.orig_len - off)
-
-    def _miss(self, frame: Frame, hkey: bytes) -> SrInfo | None:
-        """First packet with this header: the Inspector decides, the cache remembers."""
-        result = self.inspector.feed(frame)
-        if result is None:
-            return None
-        info = info_from_result(result)
-        cache = self._cache
-        if len(cache) >= self.cache_size:
-            del cache[next(iter(cache))]
-        cache[hkey] = info
-        self.cache_misses += 1
-        return info
-
-    def _slow(self, frame: Frame) -> Decoded | None:
-        result = self.inspector.feed(frame)
-        if result is None:
-            return None
-        self.srv6 += 1
-        nbytes = max(frame.orig_len - result.ip.offset, 0)
-        return key_from_result(result), info_from_result(result), nbytes
-
-
-def _uncaptured_ports(proto: int) -> int | None:
-    """Ports of a header that is not there: None when the protocol has ports (they were cut
-    off, so unknown), 0 when it has none (transport_ports' convention)."""
-    return None if proto in PORT_PROTOCOLS or proto in _ICMP else 0
-
-
-class FlowMonitor:
-    """Frames in; flow table, link load and counters updated. Still no I/O and no clock.
-
-    The one loop body shared by ``srinspect flows``, ``srinspect watch`` and the TUI.
-    """
-
-    def __init__(self, table: FlowTable, decoder: FlowDecoder, links: LinkLoad) -> None:
-        self.table = table
-        self.decoder = decoder
-        self.links = links
-
-    def feed(self, frame: Frame) -> None:
-        self.links.add(frame)
-        decoded = self.decoder.decode(frame)
-        if decoded is not None:
-            key, info, nbytes = decoded
-            self.table.add(frame.ts, frame.interface, key, info, nbytes, frame.number)

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet
+from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
-from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable
+from srinspect.flows.table import FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.locators import ConfigError, Locators, parse_config

@@ -4,7 +4,8 @@ the DA; the flow's path must include it, and a change of only that segment is a 
 from __future__ import annotations
 
 from srinspect import build
-from srinspect.flows.table import FlowDecoder, FlowTable
+from srinspect.flows.decoder import FlowDecoder
+from srinspect.flows.table import FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.srh import SrhSpec

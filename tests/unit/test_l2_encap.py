@@ -20,8 +20,9 @@ from srinspect.build import (
 )
 from srinspect.cli.flows import flow_title
 from srinspect.dissect import packet_dict, packet_tree, render_tree
+from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
-from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable, key_from_result
+from srinspect.flows.table import FlowTable, key_from_result
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.ipv6 import Ipv4

@@ -33,8 +33,9 @@ from srinspect.build import (
     vlan_tag,
 )
 from srinspect.dissect import Node, packet_dict, packet_tree, render_tree
+from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
-from srinspect.flows.table import FlowDecoder, FlowMonitor, FlowTable
+from srinspect.flows.table import FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.rules import PACKET_PROFILES, Profile
