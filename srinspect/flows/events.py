@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 #: Flow key: outer source, final destination (Segment List[0], or the DA without SRH),
@@ -65,49 +65,63 @@ def _default_name(index: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class FlowStarted:
-    """The first packet of a flow (key not in the table: new, or seen again after expiry)."""
+class _Event:
+    """What every flow event carries; ``to_dict`` puts it first, then the event's own
+    fields (``_detail``)."""
 
-    kind: ClassVar[str] = "flow-new"
+    kind: ClassVar[str]
     ts: float
     flow_id: int
     key: FlowKey
+
+    def to_dict(self, name: InterfaceName = _default_name) -> dict[str, object]:
+        return {"event": self.kind, "ts": self.ts, "flow": key_dict(self.flow_id, self.key),
+                **self._detail(name)}
+
+    def _detail(self, name: InterfaceName) -> dict[str, object]:
+        """The event's own fields under their own names, an interface by its name."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _COMMON}
+        if "interface" in out:
+            out["interface"] = name(out["interface"])
+        return out
+
+
+_COMMON = frozenset(f.name for f in fields(_Event))
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStarted(_Event):
+    """The first packet of a flow (key not in the table: new, or seen again after expiry)."""
+
+    kind: ClassVar[str] = "flow-new"
     segments: tuple[bytes, ...]
     interface: int
     has_srh: bool
 
-    def to_dict(self, name: InterfaceName = _default_name) -> dict[str, object]:
-        return {"event": self.kind, "ts": self.ts, "flow": key_dict(self.flow_id, self.key),
-                "path": travel_order(self.segments), "srh": self.has_srh,
+    def _detail(self, name: InterfaceName) -> dict[str, object]:
+        return {"path": travel_order(self.segments), "srh": self.has_srh,
                 "interface": name(self.interface)}
 
 
 @dataclass(frozen=True, slots=True)
-class PathChanged:
+class PathChanged(_Event):
     """The flow's segment list changed (not merely Segments Left / the active segment)."""
 
     kind: ClassVar[str] = "path-change"
-    ts: float
-    flow_id: int
-    key: FlowKey
     old: tuple[bytes, ...]
     new: tuple[bytes, ...]
     interface: int
 
-    def to_dict(self, name: InterfaceName = _default_name) -> dict[str, object]:
-        return {"event": self.kind, "ts": self.ts, "flow": key_dict(self.flow_id, self.key),
-                "old": travel_order(self.old), "new": travel_order(self.new),
+    def _detail(self, name: InterfaceName) -> dict[str, object]:
+        return {"old": travel_order(self.old), "new": travel_order(self.new),
                 "interface": name(self.interface)}
 
 
 @dataclass(frozen=True, slots=True)
-class FindingSeen:
+class FindingSeen(_Event):
     """A packet rule fired on a flow for the first time (later hits are only counted)."""
 
     kind: ClassVar[str] = "finding"
-    ts: float
-    flow_id: int
-    key: FlowKey
     rule: str
     severity: str
     message: str
@@ -115,30 +129,17 @@ class FindingSeen:
     frame: int
     interface: int
 
-    def to_dict(self, name: InterfaceName = _default_name) -> dict[str, object]:
-        return {"event": self.kind, "ts": self.ts, "flow": key_dict(self.flow_id, self.key),
-                "rule": self.rule, "severity": self.severity, "message": self.message,
-                "ref": self.ref, "frame": self.frame, "interface": name(self.interface)}
-
 
 @dataclass(frozen=True, slots=True)
-class FlowEnded:
+class FlowEnded(_Event):
     """A flow left the table: ``reason`` is ``idle`` (timeout) or ``evicted`` (table full)."""
 
     kind: ClassVar[str] = "flow-end"
-    ts: float
-    flow_id: int
-    key: FlowKey
     reason: str
     packets: int
     bytes: int
     first_seen: float
     last_seen: float
-
-    def to_dict(self, name: InterfaceName = _default_name) -> dict[str, object]:
-        return {"event": self.kind, "ts": self.ts, "flow": key_dict(self.flow_id, self.key),
-                "reason": self.reason, "packets": self.packets, "bytes": self.bytes,
-                "first_seen": self.first_seen, "last_seen": self.last_seen}
 
 
 FlowEvent = FlowStarted | PathChanged | FindingSeen | FlowEnded

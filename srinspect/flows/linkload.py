@@ -17,13 +17,13 @@ Two views, for two questions:
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..frame import Frame
 from ..linklayer import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2
+from .events import addr_text
 
 DIR_RX = "rx"
 DIR_TX = "tx"
@@ -267,7 +267,7 @@ class PairRate:
     paths: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"from": _addr(self.a), "to": _addr(self.b), "packets": self.packets,
+        return {"from": addr_text(self.a), "to": addr_text(self.b), "packets": self.packets,
                 "bytes": self.bytes, "pps": round(self.pps, 3), "bps": round(self.bps, 3),
                 "flows": self.flows, "paths": self.paths}
 
@@ -299,11 +299,3 @@ def segment_pairs(paths: Iterable[PathLike], now: float) -> list[PairRate]:
            for (a, b), s in acc.items()]
     out.sort(key=lambda p: (-p.bps, -p.packets, p.a, p.b))
     return out
-
-
-def _addr(raw: bytes) -> str:
-    if len(raw) == 16:
-        return socket.inet_ntop(socket.AF_INET6, raw)
-    if len(raw) == 4:
-        return socket.inet_ntop(socket.AF_INET, raw)
-    return raw.hex()
