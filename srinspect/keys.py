@@ -183,3 +183,12 @@ def compute_rfc8754(key: Key, text: bytes) -> bytes:
 def macs_equal(expected: bytes, received: bytes) -> bool:
     """Constant-time comparison (a length difference is not secret)."""
     return len(expected) == len(received) and constant_time.bytes_eq(expected, received)
+
+
+def verify_draft04(key: Key, source: bytes, first_segment: int, flags: int, key_id: int,
+                   segments: Sequence[bytes], mac: bytes) -> bool:
+    """Whether ``mac`` is the draft-04 HMAC field of these SRH fields under ``key``.
+    ``segments`` may also be the whole Segment List as one bytes object (what the audit
+    engine has at hand): the text only concatenates them."""
+    return macs_equal(compute_draft04(key, hmac_text_draft04(source, first_segment, flags,
+                                                             key_id, segments)), mac)

@@ -7,6 +7,8 @@ field at fault so the hex view can highlight it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import csid as csidlib
 from .csid import CsidFormats
 from .findings import (
@@ -16,18 +18,12 @@ from .findings import (
     HMAC_VERIFIED,
     Finding,
     HmacCheck,
+    new_finding,
+    new_hmac_check,
 )
 from .ipv6 import NH_FRAGMENT, NH_ROUTING, ExtHeader, Ipv6
-from .keys import (
-    Key,
-    Keyring,
-    compute_draft04,
-    compute_rfc8754,
-    hmac_text_draft04,
-    hmac_text_rfc8754,
-    macs_equal,
-)
-from .rules import RULES, Profile
+from .keys import Key, Keyring, compute_rfc8754, hmac_text_rfc8754, macs_equal, verify_draft04
+from .rules import RULES, Profile, Severity
 from .srh import (
     FLAG_H,
     FLAGS_UNUSED_DRAFT04,
@@ -59,8 +55,16 @@ _ALLOWED_LENGTHS: dict[Profile, dict[int, frozenset[int]]] = {
 _IPV4_MAPPED = bytes(10) + b"\xff\xff"
 
 
+#: Severity and spec reference of every rule under every profile, looked up per finding.
+_RULE_INFO: dict[Profile, dict[str, tuple[Severity, str]]] = {
+    profile: {rule.id: (rule.severity, rule.ref(profile)) for rule in RULES.values()}
+    for profile in Profile}
+
+
 class Checker:
-    """Collects the findings and HMAC results of one frame."""
+    """Collects the findings and HMAC results of one frame (``frame``: its number). The
+    audit engine also reuses one for a run of HMAC packets it verifies together, moving
+    ``frame`` along, so the results come out in frame order without an object per packet."""
 
     __slots__ = ("frame", "profile", "keyring", "findings", "hmacs", "csid")
 
@@ -75,10 +79,19 @@ class Checker:
 
     def fire(self, rule_id: str, offset: int, length: int, message: str, field: str,
              srh: Srh | None = None) -> None:
-        rule = RULES[rule_id]
-        self.findings.append(Finding(rule_id, rule.severity, self.frame, offset, length, message,
-                                     rule.ref(self.profile), field,
-                                     srh.offset if srh is not None else -1))
+        self.fire_at(rule_id, offset, length, message, field,
+                     srh.offset if srh is not None else -1)
+
+    def fire_at(self, rule_id: str, offset: int, length: int, message: str, field: str,
+                srh: int) -> None:
+        """``fire`` for a caller that knows only the SRH's offset (``srh``, -1: none)."""
+        severity, ref = _RULE_INFO[self.profile][rule_id]
+        self.findings.append(new_finding(rule_id, severity, self.frame, offset, length,
+                                         message, ref, field, srh))
+
+    def key(self, key_id: int) -> Key | None:
+        """The configured HMAC key with this id, or None."""
+        return self.keyring.get(key_id) if self.keyring is not None else None
 
     def check_ipv6(self, buf: bytes, ip: Ipv6, snaplen_cut: bool) -> None:
         """Every SRH in the chain of ``ip`` (duplicates included), then the header order."""
@@ -398,31 +411,51 @@ def check_hmac(c: Checker, ip: Ipv6, srh: Srh, tlv: Tlv, name: str) -> None:
         c.hmacs.append(HmacCheck(srh.offset, tlv.offset, -1, HMAC_MALFORMED))
         return
     d_bit, reserved, key_id, mac = fields
-    key = c.keyring.get(key_id) if c.keyring is not None else None
+    key = c.key(key_id)
+    why = None if key is None else _verify(c.profile, ip, srh, key, d_bit, reserved, key_id,
+                                           mac)
+    judge_hmac(c, srh.offset, tlv.offset, key_id, len(mac), key, why, name)
+
+
+def judge_hmac(c: Checker, srh: int, tlv: int, key_id: int, mac_length: int, key: Key | None,
+               why: str | None, field: str) -> None:
+    """The HMAC result of the TLV at offset ``tlv`` (SRH at ``srh``) and, unless it verified,
+    its finding. The one place both are decided: the validator comes here for every HMAC
+    TLV it decodes, the audit engine for the simple HMAC packets it verifies straight from
+    their bytes, so the two cannot disagree.
+
+    ``key``: the configured key of ``key_id`` (None: unknown, nothing verified); ``why``:
+    None when the MAC verified with it, else what is wrong ("" for a MAC that differs)."""
     if key is None:
-        c.hmacs.append(HmacCheck(srh.offset, tlv.offset, key_id, HMAC_UNKNOWN_KEY))
-        c.fire("srh.hmac.unknown-key", tlv.value_offset + 2, 4,
-               f"HMAC key id {key_id} has no configured key: not verified", name, srh)
-        return
-    ok, why = _verify(c.profile, ip, srh, key, d_bit, reserved, key_id, mac)
-    if ok:
-        c.hmacs.append(HmacCheck(srh.offset, tlv.offset, key_id, HMAC_VERIFIED))
-        return
-    c.hmacs.append(HmacCheck(srh.offset, tlv.offset, key_id, HMAC_MISMATCH))
-    c.fire("srh.hmac.mismatch", tlv.value_offset + 6, len(mac),
-           f"HMAC (key id {key_id}, {key.algo}) does not verify{why}", name, srh)
+        c.hmacs.append(new_hmac_check(srh, tlv, key_id, HMAC_UNKNOWN_KEY))
+        c.fire_at("srh.hmac.unknown-key", tlv + 4, 4, _unknown_key_message(key_id), field,
+                  srh)
+    elif why is None:
+        c.hmacs.append(new_hmac_check(srh, tlv, key_id, HMAC_VERIFIED))
+    else:
+        c.hmacs.append(new_hmac_check(srh, tlv, key_id, HMAC_MISMATCH))
+        c.fire_at("srh.hmac.mismatch", tlv + 8, mac_length,
+                  f"HMAC (key id {key_id}, {key.algo}) does not verify{why}", field, srh)
+
+
+@lru_cache(maxsize=1024)
+def _unknown_key_message(key_id: int) -> str:
+    """The same few key ids repeat across a capture; the cache is bounded against crafted
+    captures that use a new one in every packet."""
+    return f"HMAC key id {key_id} has no configured key: not verified"
 
 
 def _verify(profile: Profile, ip: Ipv6, srh: Srh, key: Key, d_bit: int, reserved: int,
-            key_id: int, mac: bytes) -> tuple[bool, str]:
+            key_id: int, mac: bytes) -> str | None:
+    """None when ``mac`` verifies, else why not (``judge_hmac``'s ``why``)."""
     segments = srh.segments
     if profile is Profile.DRAFT04:
-        text = hmac_text_draft04(ip.src, srh.first_segment, srh.flags, key_id, segments)
-        return macs_equal(compute_draft04(key, text), mac), ""
+        ok = verify_draft04(key, ip.src, srh.first_segment, srh.flags, key_id, segments, mac)
+        return None if ok else ""
     sl, le = srh.segments_left, srh.last_entry
     if d_bit and sl > le:
         pass  # DA verification disabled for a reduced list (RFC 8754 s2.1.2.1)
     elif sl > le or sl >= len(segments) or ip.dst != segments[sl]:
-        return False, ": the DA is not Segment List[SL] (RFC 8754 s2.1.2.1)"
+        return ": the DA is not Segment List[SL] (RFC 8754 s2.1.2.1)"
     text = hmac_text_rfc8754(ip.src, le, srh.flags, (d_bit << 15) | reserved, key_id, segments)
-    return macs_equal(compute_rfc8754(key, text), mac), ""
+    return None if macs_equal(compute_rfc8754(key, text), mac) else ""
