@@ -5,7 +5,7 @@ It is optional: if no compiler is available the install still succeeds and srins
 the same audit in pure Python, only slower (``srinspect --version`` says which).
 
 Before compiling, the numbers the C code shares with the Python tables are regenerated into
-``srinspect/_skim_consts.h`` (``srinspect/_gen_skim_consts.py``); the committed copy is the
+``srinspect/_skim_consts.h`` (``srinspect/_gen/skim_consts.py``); the committed copy is the
 same file, so a build that skips this step compiles the same module.
 """
 
@@ -33,7 +33,7 @@ def generate_skim_constants(header: Path = HERE / "srinspect" / "_skim_consts.h"
         package.__path__ = [str(HERE.joinpath(*name.split(".")))]
         sys.modules[name] = package
     try:
-        importlib.import_module("srinspect._gen_skim_consts").write(header)
+        importlib.import_module("srinspect._gen.skim_consts").write(header)
     finally:
         for name in _srinspect_modules():
             del sys.modules[name]

@@ -24,7 +24,7 @@
 
 /* Every number shared with the Python side (link types and header offsets, Next Header
  * sets, SRH and HMAC layout, capture-format limits) comes from the Python tables, generated
- * into this header by srinspect/_gen_skim_consts.py (setup.py runs it before compiling). */
+ * into this header by srinspect/_gen/skim_consts.py (setup.py runs it before compiling). */
 #include "_skim_consts.h"
 
 #define NOT_IPV6 0    /* skipped: no IPv6 header (counted as a packet only) */

@@ -30,7 +30,7 @@ LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 
 # Where each link header puts what this module reads (byte offsets and sizes). The compiled
-# pre-filter is built with these very numbers (srinspect/_gen_skim_consts.py).
+# pre-filter is built with these very numbers (srinspect/_gen/skim_consts.py).
 ETHERTYPE_IPV6 = b"\x86\xdd"
 ETHERTYPE_AT = 12  # Ethernet II: after the destination and source MACs
 ETHERNET_HEADER = 14

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from srinspect import _fastpath, _gen_skim_consts, ipv6, linklayer, skim, srh
+from srinspect import _fastpath, ipv6, linklayer, skim, srh
+from srinspect._gen import skim_consts
 from srinspect.build import inner_udp, srv6_packet
 from srinspect.sources import pcap, pcapng
 from srinspect.srh import SrhSpec
@@ -29,10 +30,10 @@ SOURCE = REPO / "srinspect" / "_skim.c"
 
 
 def test_the_committed_header_is_what_the_tables_give() -> None:
-    assert _gen_skim_consts.HEADER.read_text() == _gen_skim_consts.render(), (
-        "srinspect/_skim_consts.h is stale: run python -m srinspect._gen_skim_consts "
+    assert skim_consts.HEADER.read_text() == skim_consts.render(), (
+        "srinspect/_skim_consts.h is stale: run python -m srinspect._gen.skim_consts "
         "and rebuild the extension")
-    assert _gen_skim_consts.main(["--check"]) == 0
+    assert skim_consts.main(["--check"]) == 0
 
 
 # Each table the C uses, changed the way an edit of the Python side would change it.
@@ -68,9 +69,9 @@ CHANGES = [
 def test_a_changed_table_changes_the_header(monkeypatch: pytest.MonkeyPatch, module: object,
                                             name: str, value: object) -> None:
     """So the header cannot silently keep an old value: the first test then fails."""
-    before = _gen_skim_consts.render()
+    before = skim_consts.render()
     monkeypatch.setattr(module, name, value)
-    assert _gen_skim_consts.render() != before
+    assert skim_consts.render() != before
 
 
 # Numbers that are no table's: the width of a 16/32-bit field, 32-bit padding, the
@@ -86,7 +87,7 @@ def test_the_c_source_types_no_number_of_its_own() -> None:
                                                      text)}
     assert found <= LITERALS_ALLOWED, (
         f"_skim.c types {sorted(found - LITERALS_ALLOWED)}: take them from the Python tables "
-        "(srinspect/_gen_skim_consts.py)")
+        "(srinspect/_gen/skim_consts.py)")
     assert '#include "_skim_consts.h"' in SOURCE.read_text()
 
 
@@ -103,7 +104,7 @@ def test_the_build_time_generator_needs_only_the_standard_library(tmp_path: Path
         "assert not any(name.startswith('srinspect') for name in sys.modules if\n"
         "               sys.modules[name] is not None), 'srinspect modules left behind'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
-    assert out.read_text() == _gen_skim_consts.render()
+    assert out.read_text() == skim_consts.render()
 
 
 def test_setup_leaves_loaded_srinspect_modules_in_place(tmp_path: Path) -> None:
