@@ -2,7 +2,9 @@
 
 Everything that reads bytes off the wire for a client (CLI, TUI, conformance runner) goes
 through ``Inspector.feed``. No exception escapes it for any input bytes: malformed headers
-become findings, anything the codec cannot make sense of is skipped and counted.
+become findings, anything the codec cannot make sense of is skipped and counted. The audit
+engine (engine.py) takes ``feed``'s two steps apart (``locate``, ``decode``) to put its
+fast path between them.
 """
 
 from __future__ import annotations
@@ -10,13 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from ._fastpath import fast_srh
 from .csid import CsidFormats
-from .fastnew import frozen_constructor
 from .fields import Header
-from .findings import HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding, HmacCheck
+from .findings import Finding, HmacCheck
 from .frame import Frame
 from .ipv6 import (
     MAX_NESTING,
@@ -29,38 +28,15 @@ from .ipv6 import (
     pull_ipv6,
     pull_l2,
 )
-from .keys import Keyring, compute_draft04, macs_equal
+from .keys import Keyring
 from .linklayer import ETHERTYPE_IPV6, ethernet_payload, ipv6_offset_func
 from .locators import Locators
-from .rules import RULES, Profile
+from .rules import Profile
 from .srh import Srh
 from .validate import Checker, check_csid
 
 # Next Header values after the fixed IPv6 header that may lead to an SRH or an SRv6 payload.
 _INTERESTING = frozenset({0, 43, 44, 51, 60, NH_IPV6, NH_IPV4})
-
-
-class _Clean:
-    """Type of CLEAN: what ``feed(detail=False)`` returns for a clean, simple SRH packet."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "CLEAN"
-
-
-CLEAN = _Clean()
-
-
-class FastResult:
-    """What ``feed(detail=False)`` returns for a simple HMAC-carrying SRH: only the findings
-    and HMAC results an audit records, without the decoded headers."""
-
-    __slots__ = ("findings", "hmacs")
-
-    def __init__(self, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
-        self.findings = findings
-        self.hmacs = hmacs
 
 
 @dataclass(slots=True)
@@ -91,7 +67,8 @@ class Inspector:
     """Decodes and validates frames. Pure: no files, sockets, threads or clocks.
 
     ``feed`` returns None for frames that are not SRv6 (cheaply, without building objects)
-    and a PacketResult otherwise. Counters say what was seen.
+    and a PacketResult otherwise. Counters say what was seen (the audit engine adds what it
+    consumed without ``feed``).
     """
 
     def __init__(self, profile: Profile = Profile.DRAFT04, keyring: Keyring | None = None,
@@ -100,33 +77,16 @@ class Inspector:
         self.keyring = keyring
         self.locators = locators if locators is not None else Locators()
         #: RFC 9800 SID formats; when given, no packet is called clean without the validator
-        #: (the C-SID rules look at every address), see ``skim_mode``
+        #: (the C-SID rules look at every address; see engine.py)
         self.csid = csid if csid is not None else CsidFormats()
         self._pad1 = profile is Profile.RFC8754
-        self._draft04 = profile is Profile.DRAFT04
         self._link: dict[int, Callable[[bytes], int] | None] = {}
-        unknown = RULES["srh.hmac.unknown-key"]
-        self._unknown_key_rule = (unknown.id, unknown.severity, unknown.ref(profile))
         self.packets = 0
         self.ipv6_packets = 0
         self.srh_packets = 0
         #: IP-in-IPv6 packets without an SRH whose DA is in no locator: tunnels, not SRv6
         self.tunnel_packets = 0
         self.unsupported_linktypes: Counter[int] = Counter()
-
-    def add_skimmed(self, records: int, ipv6: int, srh: int) -> None:
-        """Count packets the readers' compiled pre-filter consumed on this inspector's
-        behalf (each one exactly what ``feed(frame, detail=False)`` returns None or CLEAN
-        for; see _skim.c)."""
-        self.packets += records
-        self.ipv6_packets += ipv6
-        self.srh_packets += srh
-
-    @property
-    def skim_mode(self) -> int:
-        """What the compiled pre-filter is told: bit 0 the draft-04 profile, bit 1 C-SID
-        formats are configured (then it calls no SRH packet clean, _skim.c)."""
-        return int(self._draft04) | (2 if self.csid else 0)
 
     def is_sid(self, addr: bytes) -> bool:
         """Whether a DA without an SRH makes its IP-in-IPv6 packet SRv6: it lies in a
@@ -143,13 +103,20 @@ class Inspector:
             fn = self._link[linktype] = ipv6_offset_func(linktype)
             return fn
 
-    def feed(self, frame: Frame, detail: bool = True
-             ) -> PacketResult | FastResult | _Clean | None:
+    def feed(self, frame: Frame, detail: bool = True) -> PacketResult | None:
         """Decode and validate one frame.
 
-        With ``detail=False`` (the audit's fast path) a packet that provably fires no rule
-        (see fastpath.py) is only counted and CLEAN is returned instead of a PacketResult.
+        ``detail=False`` (audits) leaves out encapsulated packets that cannot hold an SRH:
+        the same findings, a less complete decode.
         """
+        off = self.locate(frame)
+        if off < 0:
+            return None
+        return self.decode(frame, off, detail)
+
+    def locate(self, frame: Frame) -> int:
+        """Count the frame; return the offset of its IPv6 header when its first Next Header
+        may lead to an SRH or an SRv6 payload, else -1 (not SRv6: nothing more to do)."""
         self.packets += 1
         try:
             fn = self._link[frame.linktype]
@@ -157,51 +124,23 @@ class Inspector:
             fn = self.link_decoder(frame.linktype)
         if fn is None:
             self.unsupported_linktypes[frame.linktype] += 1
-            return None
+            return -1
         data = frame.data
         off = fn(data)
         if off < 0 or off + 40 > len(data) or data[off] >> 4 != 6:
-            return None
+            return -1
         self.ipv6_packets += 1
         if data[off + 6] not in _INTERESTING:
-            return None
-        if not detail and not self.csid:
-            tlv = fast_srh(data, off, self._draft04)
-            if tlv == -1:
-                self.srh_packets += 1
-                return CLEAN
-            if tlv >= 0:
-                self.srh_packets += 1
-                return self.fast_hmac(frame.number, data, off, tlv)
+            return -1
+        return off
+
+    def decode(self, frame: Frame, off: int, detail: bool = True) -> PacketResult | None:
+        """``feed`` for a frame ``locate`` found IPv6 at ``off`` in: None when it turns out
+        not to be SRv6 (a plain tunnel, a header too short to decode)."""
         try:
-            return self._decode(frame, data, off, detail)
+            return self._decode(frame, frame.data, off, detail)
         except Exception as exc:  # pragma: no cover - a codec bug must not stop an audit
             raise InspectorBug(frame.number, exc) from exc
-
-    def fast_hmac(self, number: int, data: bytes, off: int, tlv: int) -> FastResult:
-        """A simple draft-04 SRH whose only TLV is its HMAC: verify (or report the unknown
-        key) straight from the bytes. Gives exactly what the full validator gives; a
-        property test holds the two together. Called by ``feed`` and, for the packets the
-        readers' pre-filter set aside (``PcapReader.skim(hmac_batch=True)``, already
-        counted), by the audit loops."""
-        s = off + 40
-        key_id = int.from_bytes(data[tlv + 4 : tlv + 8], "big")
-        key = self.keyring.get(key_id) if self.keyring is not None else None
-        if key is None:
-            rule_id, severity, ref = self._unknown_key_rule
-            finding = _new_finding(rule_id, severity, number, tlv + 4, 4,
-                                   _unknown_key_message(key_id), ref, "tlvs[0]", s)
-            return FastResult([finding], [_new_check(s, tlv, key_id, HMAC_UNKNOWN_KEY)])
-        fs, flags = data[s + 4], data[s + 5]
-        text = data[off + 8 : off + 24] + bytes((fs, flags)) + data[tlv + 4 : tlv + 8] + \
-            data[s + 8 : tlv]
-        if macs_equal(compute_draft04(key, text), data[tlv + 8 : tlv + 40]):
-            return FastResult([], [_new_check(s, tlv, key_id, HMAC_VERIFIED)])
-        rule = RULES["srh.hmac.mismatch"]
-        finding = Finding(rule.id, rule.severity, number, tlv + 8, 32,
-                          f"HMAC (key id {key_id}, {key.algo}) does not verify",
-                          rule.ref(self.profile), "tlvs[0]", s)
-        return FastResult([finding], [_new_check(s, tlv, key_id, HMAC_MISMATCH)])
 
     def _decode(self, frame: Frame, data: bytes, off: int, detail: bool = True
                 ) -> PacketResult | None:
@@ -216,7 +155,7 @@ class Inspector:
             result.layers.append(layer)
             if layer.upper == NH_ETHERNET and result.l2 is None:
                 if not detail and not _l2_may_hold_srh(data, layer):
-                    break  # audit only, as below: the fast path mirrors this (fastpath.py)
+                    break  # audit only, as below: the fast path mirrors this (_fastpath.py)
                 result.l2, layer = pull_l2(data, layer, pad1=self._pad1)
                 if result.inner is None:
                     result.inner = layer
@@ -249,17 +188,6 @@ class Inspector:
         return result
 
 
-_new_finding = frozen_constructor(Finding)
-_new_check = frozen_constructor(HmacCheck)
-
-
-@lru_cache(maxsize=1024)
-def _unknown_key_message(key_id: int) -> str:
-    """The same few key ids repeat across a capture; the cache is bounded against crafted
-    captures that use a new one in every packet."""
-    return f"HMAC key id {key_id} has no configured key: not verified"
-
-
 def _may_hold_srh(data: bytes, outer: Ipv6) -> bool:
     """Whether the encapsulated packet could carry an SRH (IPv6 with more headers)."""
     at = outer.upper_offset
@@ -269,7 +197,7 @@ def _may_hold_srh(data: bytes, outer: Ipv6) -> bool:
 
 def _l2_may_hold_srh(data: bytes, outer: Ipv6) -> bool:
     """Whether the Ethernet frame behind Next Header 143 carries IPv6 that could hold an SRH
-    (fastpath.clean_simple_srh and _skim.c decide the same from the same bytes)."""
+    (_fastpath.fast_srh_py and _skim.c decide the same from the same bytes)."""
     frame = data[: outer.limit]
     ethertype, at = ethernet_payload(frame, outer.upper_offset)
     return (ethertype == ETHERTYPE_IPV6 and at + 40 <= outer.limit

@@ -1,9 +1,12 @@
-"""The compiled pre-filter, if it was built, and the switch that turns it off.
+"""The compiled pre-filter, if it was built, the switch that turns it off, and the interface
+through which the capture readers hand it their buffers.
 
 ``srinspect._skim`` (C) consumes capture records that need no Python: packets without IPv6,
-IPv6 that cannot lead to an SRH, and clean simple SRv6 packets (see ``_skim.c``). The
-readers call it from their hot loops when a consumer asks (``PcapReader.skim``); everything
-it does not consume takes the normal Python path, which stays the authority on findings.
+IPv6 that cannot lead to an SRH, and clean simple SRv6 packets (see ``_skim.c``). It walks
+the readers' own buffers, so the readers call it from their hot loops, through a
+``Skimmer`` a consumer gives them (``PcapReader.skim``); the audit engine (engine.py) is
+that consumer and decides everything else. Whatever the pre-filter does not consume takes
+the normal Python path, which stays the authority on findings.
 
 It is optional: an install without a C compiler runs the same audit in pure Python.
 ``SRINSPECT_PURE=1`` disables it at run time (tests and benchmarks compare both ways).
@@ -13,8 +16,7 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
-
-from .linklayer import ipv6_offset_func
+from typing import Protocol
 
 
 def _load() -> ModuleType | None:
@@ -31,9 +33,30 @@ def _load() -> ModuleType | None:
 native: ModuleType | None = _load()
 
 
-def supports(linktype: int) -> bool:
-    """Whether the pre-filter knows this link type (the same set linklayer.py decodes)."""
-    return native is not None and ipv6_offset_func(linktype) is not None
+class Skimmer(Protocol):
+    """What a capture reader lets consume whole records straight from its buffer.
+
+    The reader knows the container (where records start, byte order, link types); the
+    skimmer knows which packets nobody needs to see. Each call starts at the record header
+    at ``pos`` (frame number ``number`` is the record before it) and returns where the
+    first record it did not consume starts, and how many it consumed; it never consumes a
+    record starting at or after ``limit``, nor one the reader would reject.
+    """
+
+    def supports(self, linktype: int) -> bool:
+        """Whether records of this link type may be consumed at all."""
+        ...
+
+    def pcap(self, buf: bytes, pos: int, end: int, limit: int, big_endian: bool,
+             caplen_cap: int, linktype: int, number: int) -> tuple[int, int]:
+        """Classic pcap records in ``buf[pos:end]``."""
+        ...
+
+    def pcapng(self, buf: bytes, pos: int, end: int, limit: int, big_endian: bool,
+               linktypes: bytes, number: int) -> tuple[int, int]:
+        """pcapng Enhanced Packet Blocks in ``buf[pos:end]``; ``linktypes``: one native int32
+        per declared interface, -1 for one whose records must not be consumed."""
+        ...
 
 
 def describe() -> str:

@@ -1,8 +1,9 @@
 """Shared paths, CLI runners and skip rules for the srinspect test suite.
 
-Paths are computed from this file, never from the working directory: CI clones the repo to
-``X/main`` with the shared material (spec, third-party captures) at ``X/shared``, so the
-external captures live at ``REPO.parent / "shared" / "pcaps-external"``.
+The paths (``REPO``, ``PCAPS``, ``EXTERNAL``: the third-party captures at
+``REPO.parent / "shared" / "pcaps-external"``) and the namespace skip rule come from
+``testbed.py``, which helper and test modules import directly (this module cannot be
+imported by name: every folder's conftest.py is called ``conftest``).
 
 Test modules get what is here through fixtures (``run_cli``, ``run_srinspect``,
 ``wireshark_sample``, ...) and through two parametrizing fixture names that
@@ -25,14 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from testbed import EXTERNAL, PCAPS, REPO, WIRESHARK_SAMPLE, capture_files, netns_skip_reason
 
 from srinspect.frame import Frame
 from srinspect.rules import Profile
 
-REPO = Path(__file__).resolve().parents[1]
-PCAPS = REPO / "pcaps"
-EXTERNAL = REPO.parent / "shared" / "pcaps-external"
-WIRESHARK_SAMPLE = EXTERNAL / "wireshark-sample-sr-header.pcap"
 CRAFTED_KEYS = PCAPS / "crafted-keys.toml"
 CRAFTED = {
     Profile.DRAFT04: PCAPS / "crafted-draft04.pcapng",
@@ -44,17 +42,6 @@ LINKTYPE_RAW = 101
 
 # ---------------------------------------------------------------------------------------------
 # Markers and skips
-
-
-def netns_skip_reason() -> str | None:
-    """Why tests that build network namespaces and veth links cannot run here."""
-    if not sys.platform.startswith("linux"):
-        return "namespace tests need Linux"
-    if os.geteuid() != 0:
-        return "namespace tests need root (network namespaces, raw sockets, capture)"
-    if shutil.which("ip") is None:
-        return "namespace tests need iproute2's `ip` in PATH"
-    return None
 
 
 def kernel_skip_reason() -> str | None:
@@ -249,6 +236,19 @@ def pcap_bytes(frames: Iterable[bytes | tuple[bytes, int]], linktype: int = LINK
     return b"".join(out)
 
 
+def write_pcapng(path: Path, frames: Iterable[Frame], comment_every: int = 13) -> Path:
+    """Ethernet ``frames`` as a one-interface pcapng, every ``comment_every``-th one with a
+    packet comment (EPB options the readers and the compiled pre-filter must step over)."""
+    from srinspect.sinks.pcapng_writer import PcapngWriter
+
+    with path.open("wb") as out:
+        w = PcapngWriter(out)
+        w.add_interface(LINKTYPE_ETHERNET)
+        for i, f in enumerate(frames):
+            w.write(f, comments=[f"c{i}"] if i % comment_every == 0 else ())
+    return path
+
+
 @pytest.fixture(scope="session")
 def make_pcap() -> Callable[..., bytes]:
     """``make_pcap(frames, linktype=1)``: the bytes of a classic pcap holding ``frames``."""
@@ -297,14 +297,6 @@ def crafted_frames(profile: Profile | None = None) -> list[CraftedFrame]:
                 assert m["profile"] == str(prof), f"{path} frame {frame.number}: wrong profile"
                 out.append(CraftedFrame(path, prof, frame, m["expect"], m["why"]))
     return out
-
-
-def capture_files() -> list[Path]:
-    """Every capture the project ships, plus the third-party sample when it is there."""
-    files = sorted([*PCAPS.glob("*.pcap"), *PCAPS.glob("*.pcapng")])
-    if WIRESHARK_SAMPLE.is_file():
-        files.append(WIRESHARK_SAMPLE)
-    return files
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Why Dask: operators already run it, it restarts dead workers and reschedules their tasks, and
 it needs nothing from us but picklable functions. The pieces are the parallel audit's
-(parallel.py): the same work units (split.py: whole files, record-aligned chunks of large
+(pool.py): the same work units (split.py: whole files, record-aligned chunks of large
 ones), the same unit audit (``audit_unit_with``), the same tiling rule at the merge. So
 ``--scheduler`` gives what ``--workers 1`` gives: same findings, same order, same counts.
 
@@ -13,10 +13,11 @@ How a run goes:
   task that Dask retries after a worker died, or after an exception (``retries=``), still
   produces one result for that id, and the merge ignores any id it has already seen.
 - Results are reduced as they arrive (``as_completed``): a reorder buffer releases them in
-  input order; a split file's units go into a staging area (findings spill to disk like the
-  report's) and are committed when the last unit shows that the units tiled the file. A file
-  whose units do not tile (damage, a resync gone astray, an interface declared mid-file) is
-  audited again as one whole-file task, exactly like the parallel fallback.
+  input order; a split file's units are folded into a staging report (report.UnitMerge,
+  the parallel audit's merge; findings spill to disk like the report's) and committed when
+  the last unit shows that the units tiled the file. A file whose units do not tile
+  (damage, a resync gone astray, an interface declared mid-file) is audited again as one
+  whole-file task, exactly like the parallel fallback.
 - A worker runs one unit per task and returns only that unit's findings (capped by
   ``--max-findings``); the client fetches each result when it completes and drops the future,
   so the worker forgets it. The window bounds both the client's reorder buffer and what the
@@ -40,20 +41,18 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from .. import __version__
-from ..findings import Finding
 from ..inspector import Inspector
 from ..keys import Keyring
 from ..rules import Profile
-from .findingstore import FindingStore
-from .inputs import StreamAuditor, expand_url_inputs, input_size, is_url
-from .pool import UnitResult, _add_finding, _merge_report, audit_unit_with, plan
+from .inputs import expand_url_inputs, input_size, is_url
+from .pool import audit_unit_with, plan
 from .progress import AuditProgress
 from .progress import wanted as progress_wanted
-from .sequential import STATUS_OK, AuditReport, FileReport
+from .report import AuditReport, UnitMerge, UnitResult
+from .sequential import StreamAuditor
 from .split import MIN_UNIT, WorkUnit
 
 if TYPE_CHECKING:
@@ -110,74 +109,6 @@ def worker_version() -> str:
 # The merge
 
 
-@dataclass(slots=True)
-class _Stage:
-    """One split file's units, merged in unit order, committed only if they tile the file.
-
-    The checks are ``parallel._merge_units``'s, made incremental so a file's findings never
-    have to sit in memory all at once.
-    """
-
-    path: str
-    cap: int | None  # findings the report can still list
-    fr: FileReport = field(init=False)
-    findings: FindingStore = field(default_factory=FindingStore)
-    by_rule: Counter[str] = field(default_factory=Counter)
-    by_severity: Counter[str] = field(default_factory=Counter)
-    hmac: Counter[str] = field(default_factory=Counter)
-    per_file: Counter[tuple[str, str]] = field(default_factory=Counter)
-    end: int | None = None
-    state: tuple[object, ...] | None = None
-    base: int = 0
-    ok: bool = True
-
-    def __post_init__(self) -> None:
-        self.fr = FileReport(self.path, status=STATUS_OK)
-
-    def add(self, r: UnitResult) -> bool:
-        """Fold in the next unit; False when the units cannot make up the file."""
-        if not r.ok or (self.end is not None and r.first != self.end):
-            self.ok = False
-        elif r.frames:
-            if self.state is None:
-                self.state = r.state
-            elif r.state != self.state:
-                self.ok = False
-        if not self.ok:
-            return False
-        self.end = r.end
-        for row in r.findings:
-            if self.cap is None or len(self.findings) < self.cap:
-                self.findings.append((self.path, Finding.from_row(row, self.base)))
-        for rule, n in r.by_rule.items():
-            self.per_file[(self.path, rule)] += n
-        self.by_rule.update(r.by_rule)
-        self.by_severity.update(r.by_severity)
-        self.hmac.update(r.hmac)
-        self.fr.findings += sum(r.by_rule.values())
-        self.fr.packets += r.frames
-        self.fr.srh_packets += r.srh_packets
-        self.base += r.frames
-        return True
-
-    def commit(self, into: AuditReport) -> bool:
-        """Append to the report if the last unit ended at the end of the file."""
-        try:
-            size = input_size(self.path)
-        except OSError:
-            return False  # gone meanwhile: the whole-file re-audit reports it
-        if not self.ok or self.end != size:
-            return False
-        for file, f in self.findings:
-            _add_finding(into, file, f)
-        into.by_rule.update(self.by_rule)
-        into.by_severity.update(self.by_severity)
-        into.hmac.update(self.hmac)
-        into.rule_counts_by_file.update(self.per_file)
-        into.files.append(self.fr)
-        return True
-
-
 class Merger:
     """Folds unit results into one report in input order, whatever order they arrive in.
 
@@ -200,7 +131,7 @@ class Merger:
         self.redo: set[int] = set()
         self.cur = 0  # file being merged
         self.nxt = 0  # its next unit
-        self.stage: _Stage | None = None
+        self.stage: UnitMerge | None = None
 
     @property
     def finished(self) -> bool:
@@ -225,7 +156,7 @@ class Merger:
                 if whole is None:
                     return None
                 assert isinstance(whole, AuditReport)
-                _merge_report(self.report, whole)
+                self.report.merge(whole)
                 self._next_file()
                 continue
             res = self.pending.pop((fi, self.nxt), None)
@@ -233,13 +164,11 @@ class Merger:
                 return None
             unit = self.files[fi][self.nxt]
             if isinstance(res, AuditReport):
-                _merge_report(self.report, res)
+                self.report.merge(res)
                 self._next_file()
                 continue
             if self.nxt == 0:
-                cap = self.report.max_findings
-                left = None if cap is None else max(cap - len(self.report.findings), 0)
-                self.stage = _Stage(unit.path, left)
+                self.stage = UnitMerge(unit.path, self.report)
             assert self.stage is not None
             self.nxt += 1
             if not self.stage.add(res) or (
@@ -377,7 +306,6 @@ def audit_distributed(client: Client, paths: Sequence[str], profile: Profile = P
             client.cancel([f for _, _, f in live.values()])
     if not merger.finished:
         raise DistributedError("the cluster returned fewer units than were planned")
-    report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
     return report
 
 

@@ -62,6 +62,39 @@ class FindingStore:
         self._segments.append(("rows", rows, file, shift, count))
         self._count += count
 
+    def take(self, other: FindingStore, limit: int | None = None) -> None:
+        """Append the first ``limit`` entries of ``other`` (all of them for None) and empty
+        it. Adopted row files change hands unread and in-memory entries in one piece, so
+        merging a worker's report costs little however many findings it holds; the rest
+        of ``other`` (row files past the limit) is closed."""
+        left = len(other) if limit is None else min(limit, len(other))
+        segments = [*other._segments, ("mem", other._mem)]
+        other._segments, other._mem, other._count = [], [], 0
+        for segment in segments:
+            if segment[0] == "rows":
+                _, rows, file, shift, count = segment  # type: ignore[misc]
+                count = min(count, left)
+                self.adopt_rows(rows, file, shift, count)  # closes it when count is 0
+            elif segment[0] == "mem":
+                entries = segment[1][:left]  # type: ignore[index]
+                count = len(entries)
+                self._extend(entries)
+            else:
+                _, start, end = segment  # type: ignore[misc]
+                count = 0
+                for entry in other._read_spill(start, end):
+                    if count == left:
+                        break
+                    self.append(entry)
+                    count += 1
+            left -= count
+
+    def _extend(self, entries: list[Entry]) -> None:
+        self._mem.extend(entries)
+        self._count += len(entries)
+        if len(self._mem) >= BATCH and self._count > self.memory_limit:
+            self._flush()
+
     def _flush(self) -> None:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="srinspect-findings-")  # noqa: SIM115

@@ -2,24 +2,17 @@
 
 Distributed audits run where the captures are not: Dask workers read them from object stores
 or shared filesystems. fsspec gives one file API over all of those, so the work-unit planner
-and the unit reader only ask this module for "a binary file" and "its size". Local paths keep
-the builtin ``open``/``os.path.getsize``: no optional dependency for the common case and no
-wrapper in the hot read loop. fsspec is imported only when a URL shows up.
-
-``StreamAuditor`` is the sequential Auditor for inputs that may be URLs: the distributed
-audit runs whole files (compressed ones, small ones, files whose units did not tile) with it.
+and the unit reader only ask this module for "a binary file" and "its size" (and the whole-file
+auditor, ``sequential.StreamAuditor``, for the file to read). Local paths keep the builtin
+``open``/``os.path.getsize``: no optional dependency for the common case and no wrapper in
+the hot read loop. fsspec is imported only when a URL shows up.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any
-
-from ..sources import CaptureReader, from_stream
-from .sequential import Auditor
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -101,23 +94,3 @@ def expand_url_inputs(paths: list[str]) -> list[str]:
         out.extend(fs.unstrip_protocol(n) for n in names
                    if n.endswith(CAPTURE_SUFFIXES) and fs.isfile(n))
     return out
-
-
-class StreamAuditor(Auditor):
-    """An Auditor whose inputs may be fsspec URLs; local paths open as usual. Only the
-    opening differs, so URL and local audits share every other step."""
-
-    def open_reader(self, path: str) -> AbstractContextManager[CaptureReader]:
-        if not is_url(path):
-            return super().open_reader(path)
-        return _url_reader(path)
-
-
-@contextmanager
-def _url_reader(path: str) -> Iterator[CaptureReader]:
-    raw = open_input(path)
-    try:
-        with from_stream(raw, name=path, closer=raw) as reader:
-            yield reader
-    finally:
-        raw.close()

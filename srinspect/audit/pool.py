@@ -1,10 +1,11 @@
 """Parallel audits: work units in a process pool, merged into the sequential result.
 
-Workers audit units (split.py) and return compact results with unit-relative frame numbers;
-the merge walks each file's units in order, checks that they tile the file exactly, renumbers
-frames and adds counts. A file whose units do not tile (a resync that went astray, damage, an
-interface declared mid-file) is audited again in one piece, so ``--workers N`` always gives
-what ``--workers 1`` gives: same findings, same order, same counts.
+Workers audit units (split.py) and return compact results with unit-relative frame numbers
+(report.UnitResult); the merge (report.UnitMerge) walks each file's units in order, checks
+that they tile the file exactly, renumbers frames and adds counts. A file whose units do not
+tile (a resync that went astray, damage, an interface declared mid-file) is audited again in
+one piece, so ``--workers N`` always gives what ``--workers 1`` gives: same findings, same
+order, same counts.
 
 Keys reach the workers through the pool initializer (pickled in memory, never on disk).
 """
@@ -19,64 +20,29 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 
+from ..engine import AuditEngine
 from ..errors import CaptureFormatError
-from ..findings import Finding, FindingRow
-from ..inspector import CLEAN, FastResult, Inspector, InspectorBug, PacketResult
+from ..inspector import Inspector, InspectorBug
 from ..keys import Keyring
 from ..rules import Profile
 from ..sources.pcap import PcapReader
 from ..sources.pcapng import PcapngReader
-from .findingstore import FindingStore, append_rows, open_and_unlink
 from .inputs import input_size, open_input
-from .sequential import STATUS_INTERRUPTED, STATUS_OK, Auditor, AuditReport, FileReport
+from .report import (
+    STATUS_INTERRUPTED,
+    AuditReport,
+    FileReport,
+    UnitMerge,
+    UnitResult,
+    WholeResult,
+    pack_whole,
+    unpack_whole,
+)
+from .sequential import Auditor
 from .split import MIN_UNIT, WorkUnit, plan_file, sync_offset
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, process start-up costs more than it saves
-
-
-@dataclass(slots=True)
-class UnitResult:
-    """What one worker found in one unit; frame numbers are relative to the unit."""
-
-    unit: WorkUnit
-    first: int = -1  # file offset of the first record the unit owns
-    end: int = -1  # file offset of the first record after the unit (its successor's first)
-    frames: int = 0
-    srh_packets: int = 0
-    findings: list[FindingRow] = field(default_factory=list)  # Finding.to_row(): cheap pickle
-    kept: int = 0  # findings kept (in ``findings`` or in the row file)
-    spill_dir: str | None = None  # where to spill findings past SPILL_ROWS (None: keep all)
-    findings_file: str | None = None  # the row file (findingstore.append_rows), if written
-    by_rule: Counter[str] = field(default_factory=Counter)
-    by_severity: Counter[str] = field(default_factory=Counter)
-    hmac: Counter[str] = field(default_factory=Counter)
-    ok: bool = True  # False: the unit could not be audited on its own; redo the file
-    state: tuple[object, ...] = ()  # pcapng interface table at the end (must not change)
-
-    def keep(self, row: FindingRow, cap: int | None) -> None:
-        """Keep a finding (up to ``cap``); past SPILL_ROWS, batches go to the row file so a
-        worker's memory stays flat on units with millions of findings."""
-        if cap is not None and self.kept >= cap:
-            return
-        self.findings.append(row)
-        self.kept += 1
-        if self.spill_dir is not None and len(self.findings) >= SPILL_ROWS:
-            self.spill()
-
-    def spill(self) -> None:
-        if not self.findings:
-            return
-        if self.findings_file is None:
-            u = self.unit
-            self.findings_file = os.path.join(
-                self.spill_dir or "", f"unit-{u.file_index}-{u.unit_index}-{os.getpid()}.rows")
-        append_rows(self.findings_file, self.findings)
-        self.findings = []
-
-
-SPILL_ROWS = 20_000
 
 _WORKER: dict[str, object] = {}
 
@@ -132,23 +98,11 @@ def _audit_unit(res: UnitResult, unit: WorkUnit, insp: Inspector, cap: int | Non
         reader.limit = unit.stop - shift  # records starting at unit.stop are the next unit's
         before, packets_before = insp.srh_packets, insp.packets
         try:
-            for frame in reader.skim(insp.profile is Profile.DRAFT04, hmac_batch=True):
-                if frame is None:  # a run the pre-filter consumed: counted below
-                    for number, data, off, tlv in reader.take_hmac_batch():
-                        _add_result(res, insp.fast_hmac(number, data, off, tlv), cap)
-                    continue
-                try:
-                    result = insp.feed(frame, False)
-                except InspectorBug:
-                    res.ok = False  # the sequential re-run records it with its note
-                    return
-                if result is not None and result is not CLEAN:
-                    _add_result(res, result, cap)  # type: ignore[arg-type]
-        except CaptureFormatError:
-            res.ok = False
+            for checked in AuditEngine(insp).results(reader):
+                res.record(checked, cap)
+        except (CaptureFormatError, InspectorBug):
+            res.ok = False  # the sequential re-run reports the damage, or the bug in a note
             return
-        finally:
-            insp.add_skimmed(*reader.take_skim_counts())
         res.end = reader.next_offset + shift if reader.next_offset is not None else size
         res.frames = insp.packets - packets_before
         res.srh_packets = insp.srh_packets - before
@@ -158,15 +112,6 @@ def _audit_unit(res: UnitResult, unit: WorkUnit, insp: Inspector, cap: int | Non
         if isinstance(reader, PcapngReader):
             res.state = (reader.sections, tuple(
                 (i.linktype, i.ts_divisor, i.ts_offset) for i in reader.interfaces))
-
-
-def _add_result(res: UnitResult, result: PacketResult | FastResult, cap: int | None) -> None:
-    for check in result.hmacs:
-        res.hmac[check.status] += 1
-    for finding in result.findings:
-        res.by_rule[finding.rule] += 1
-        res.by_severity[finding.severity.label] += 1
-        res.keep(finding.to_row(), cap)
 
 
 def plan(paths: Iterable[str], workers: int, min_unit: int = MIN_UNIT) -> list[WorkUnit]:
@@ -227,12 +172,10 @@ def _audit_parallel(paths: list[str], workers: int, profile: Profile, keyring: K
         pool.shutdown(wait=True, cancel_futures=True)
     for index, path in enumerate(paths):
         if index in whole_reports:
-            _merge_report(seq.report, *whole_reports[index])
+            seq.report.merge(unpack_whole(whole_reports[index]))
         elif not _merge_units(seq.report, path, by_file.get(index, [])):
             seq.audit_file(path)  # units did not tile the file: redo it in one piece
-    report = seq.report
-    report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
-    return report
+    return seq.report
 
 
 def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, WholeResult],
@@ -241,103 +184,28 @@ def _interrupted(seq: Auditor, paths: list[str], whole_reports: dict[int, WholeR
     for index, path in enumerate(paths):
         done = by_file.get(index, [])
         if index in whole_reports:
-            _merge_report(seq.report, *whole_reports[index])
+            seq.report.merge(unpack_whole(whole_reports[index]))
         elif planned[index] and len(done) == planned[index] and \
                 _merge_units(seq.report, path, done):
             pass
         else:
             seq.report.files.append(FileReport(path, status=STATUS_INTERRUPTED,
                                                error="interrupted before it was audited"))
-    report = seq.report
-    report.findings_dropped = sum(report.by_rule.values()) - len(report.findings)
-    return report
-
-
-#: A whole file's report, and the row file (path, file name, count) holding its findings
-#: when there were many, in which case the report's own store is empty.
-WholeResult = tuple[AuditReport, tuple[str, str, int] | None]
+    return seq.report
 
 
 def _audit_whole(unit: WorkUnit, profile: Profile, keyring: Keyring | None,
                  max_findings: int | None, spill_dir: str | None = None) -> WholeResult:
     """A file that cannot be cut (gzip, small), audited in one piece. Its findings come back
-    in a row file when there are many (see UnitResult.keep), not pickled in the report."""
+    in a row file when there are many (``pack_whole``), not pickled in the report."""
     report = Auditor(profile, keyring, max_findings=max_findings).audit_files([unit.path])
-    if spill_dir is not None and len(report.findings) > SPILL_ROWS:
-        path = os.path.join(spill_dir, f"whole-{unit.file_index}-{os.getpid()}.rows")
-        batch: list[FindingRow] = []
-        for _file, f in report.findings:
-            batch.append(f.to_row())
-            if len(batch) >= SPILL_ROWS:
-                append_rows(path, batch)
-                batch = []
-        if batch:
-            append_rows(path, batch)
-        rows = (path, report.files[0].file, len(report.findings))
-        report.findings = FindingStore()
-        return report, rows
-    return report, None
-
-
-def _merge_report(into: AuditReport, part: AuditReport,
-                  rows: tuple[str, str, int] | None = None) -> None:
-    for fr in part.files:
-        into.files.append(fr)
-    for file, f in part.findings:
-        _add_finding(into, file, f)
-    if rows is not None:
-        path, file, count = rows
-        _adopt(into, path, file, 0, count)
-    _add_counts(into, part.by_rule, part.by_severity, part.hmac, part.rule_counts_by_file)
-
-
-def _adopt(into: AuditReport, path: str, file: str, shift: int, count: int) -> None:
-    """Take a worker's row file into the report's store, within ``max_findings``."""
-    if into.max_findings is not None:
-        count = min(count, max(into.max_findings - len(into.findings), 0))
-    into.findings.adopt_rows(open_and_unlink(path), file, shift, count)
+    rows = None if spill_dir is None else os.path.join(
+        spill_dir, f"whole-{unit.file_index}-{os.getpid()}.rows")
+    return pack_whole(report, rows)
 
 
 def _merge_units(into: AuditReport, path: str, results: list[UnitResult]) -> bool:
-    results.sort(key=lambda r: r.unit.unit_index)
-    if not results or not all(r.ok for r in results):
-        return False
-    for prev, nxt in zip(results, results[1:], strict=False):
-        if prev.end != nxt.first:
-            return False
-    states = {r.state for r in results if r.frames}
-    if len(states) > 1 or results[-1].end != input_size(path):
-        return False
-    fr = FileReport(path, status=STATUS_OK)
-    base = 0
-    per_file: Counter[tuple[str, str]] = Counter()
-    for r in results:
-        for row in r.findings:
-            _add_finding(into, path, Finding.from_row(row, base))
-        if r.findings_file is not None:
-            _adopt(into, r.findings_file, path, base, r.kept)
-        for rule, n in r.by_rule.items():
-            per_file[(path, rule)] += n
-        _add_counts(into, r.by_rule, r.by_severity, r.hmac, Counter())
-        fr.findings += sum(r.by_rule.values())
-        fr.packets += r.frames
-        fr.srh_packets += r.srh_packets
-        base += r.frames
-    into.rule_counts_by_file.update(per_file)
-    into.files.append(fr)
-    return True
-
-
-def _add_finding(into: AuditReport, file: str, f: Finding) -> None:
-    if into.max_findings is None or len(into.findings) < into.max_findings:
-        into.findings.append((file, f))
-    else:
-        into.findings_dropped += 1
-
-
-def _add_counts(into: AuditReport, by_rule: Counter[str], by_severity: Counter[str],
-                hmac: Counter[str], per_file: Counter[tuple[str, str]]) -> None:
-    into.by_rule.update(by_rule)
-    into.by_severity.update(by_severity)
-    into.hmac.update(hmac)
-    into.rule_counts_by_file.update(per_file)
+    """Merge a split file's units into ``into`` if they tile it (``UnitMerge``)."""
+    merge = UnitMerge(path, into)
+    ordered = sorted(results, key=lambda r: r.unit.unit_index)
+    return all(merge.add(r) for r in ordered) and merge.commit(into)

@@ -16,7 +16,8 @@ from ..audit.inputs import CAPTURE_SUFFIXES
 from ..audit.pool import audit_parallel, worth_parallel
 from ..audit.progress import AuditProgress
 from ..audit.progress import wanted as progress_wanted
-from ..audit.sequential import Auditor, AuditReport
+from ..audit.report import AuditReport
+from ..audit.sequential import Auditor
 from ..csid import CsidFormats
 from ..keys import Keyring
 from ..locators import Locators

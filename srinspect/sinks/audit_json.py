@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from functools import lru_cache
 
-from ..audit.sequential import AuditReport
+from ..audit.report import AuditReport
 from ..findings import Finding
 
 

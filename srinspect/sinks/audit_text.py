@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..audit.sequential import STATUS_OK, AuditReport
+from ..audit.report import STATUS_OK, AuditReport
 from ..rules import RULES
 
 

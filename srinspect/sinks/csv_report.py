@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from ..audit.sequential import AuditReport
+from ..audit.report import AuditReport
 
 COLUMNS = ("file", "frame", "rule", "severity", "offset", "length", "field", "message", "ref")
 

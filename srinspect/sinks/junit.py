@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from ..audit.sequential import STATUS_OK, AuditReport
+from ..audit.report import STATUS_OK, AuditReport
 from ..findings import Finding
 from ..rules import RULES, Severity, rules_for
 

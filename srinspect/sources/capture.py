@@ -14,12 +14,15 @@ import sys
 import zlib
 from collections.abc import Iterator
 from types import TracebackType
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
-from srinspect.sources.pcap import ByteStream, HmacCandidate, PcapReader, is_pcap_magic
+from srinspect.sources.pcap import ByteStream, PcapReader, is_pcap_magic
 from srinspect.sources.pcapng import BT_SHB, Interface, InterfaceStats, PcapngReader
+
+if TYPE_CHECKING:
+    from srinspect.skim import Skimmer
 
 GZIP_MAGIC = b"\x1f\x8b"
 PCAPNG_MAGIC = BT_SHB.to_bytes(4, "big")  # 0A 0D 0D 0A, the same in both byte orders
@@ -37,16 +40,9 @@ class _FormatReader(Protocol):
     @property
     def linktypes(self) -> set[int]: ...
 
-    @property
-    def interface_stats(self) -> dict[int, InterfaceStats]: ...
-
     def __iter__(self) -> Iterator[Frame]: ...
 
-    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]: ...
-
-    def take_skim_counts(self) -> tuple[int, int, int]: ...
-
-    def take_hmac_batch(self) -> list[HmacCandidate]: ...
+    def skim(self, skimmer: Skimmer | None) -> Iterator[Frame | None]: ...
 
 
 class CaptureReader:
@@ -79,7 +75,7 @@ class CaptureReader:
     @property
     def interface_stats(self) -> dict[int, InterfaceStats]:
         """Latest pcapng ISB counters per interface; always empty for classic pcap."""
-        return dict(self._reader.interface_stats)
+        return dict(getattr(self._reader, "interface_stats", {}))
 
     @property
     def interfaces(self) -> list[Interface]:
@@ -93,16 +89,10 @@ class CaptureReader:
         # The reader's own generator, not a wrapper: a wrapping loop would cost ~10% speed.
         return iter(self._reader)
 
-    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
-        """Iterate with the compiled pre-filter (``PcapReader.skim``): None marks a run of
-        records consumed without Python; ``take_skim_counts`` says how many."""
-        return self._reader.skim(draft04, hmac_batch)
-
-    def take_skim_counts(self) -> tuple[int, int, int]:
-        return self._reader.take_skim_counts()
-
-    def take_hmac_batch(self) -> list[HmacCandidate]:
-        return self._reader.take_hmac_batch()
+    def skim(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
+        """Iterate letting ``skimmer`` consume records straight from the buffer
+        (``PcapReader.skim``): None marks a run of records it consumed."""
+        return self._reader.skim(skimmer)
 
     def close(self) -> None:
         """Close the file if ``open_capture`` opened it; stdin is left open."""

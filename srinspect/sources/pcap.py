@@ -15,13 +15,12 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.fastnew import frozen_constructor
 from srinspect.frame import Frame
 
 if TYPE_CHECKING:
-    from srinspect.sources.pcapng import InterfaceStats
+    from srinspect.skim import Skimmer
 
 #: Bytes asked of the stream per read. Large reads keep the per-frame cost off the syscall path.
 CHUNK_SIZE = 1 << 20
@@ -105,10 +104,6 @@ class ChunkedInput:
         return b"".join(parts) if len(parts) > 1 else parts[0]
 
 
-#: A packet the pre-filter set aside for HMAC verification: (frame number, frame bytes, IPv6
-#: header offset, HMAC TLV offset).
-HmacCandidate = tuple[int, bytes, int, int]
-
 #: ``make_frame(number, ts, linktype, data, orig_len, interface=0, comment=None) -> Frame``.
 make_frame: Callable[..., Frame] = frozen_constructor(Frame)
 
@@ -117,10 +112,10 @@ make_frame: Callable[..., Frame] = frozen_constructor(Frame)
 
 
 class SkimmingReader:
-    """What both readers share around the compiled pre-filter: plain or skimming iteration
-    over one generator, the limit where a parallel unit ends, and the counts and HMAC batch
-    handed to the consumer. A subclass provides ``_frames_from(draft04)`` (its record or
-    block walk; ``draft04`` None means no pre-filter) and ``_skim_supported()``."""
+    """What both readers share: plain iteration, or iteration that lets a ``Skimmer`` (the
+    audit engine) consume records straight from the buffer, over one generator; and the
+    limit where a parallel work unit ends. A subclass provides ``_frames_from(skimmer)``,
+    its record or block walk (``skimmer`` None: every record becomes a Frame)."""
 
     def _init_skim(self) -> None:
         self._frames: Iterator[Frame | None] | None = None
@@ -128,13 +123,8 @@ class SkimmingReader:
         self.limit: int | None = None
         #: Where reading stopped because of ``limit``: the next record's stream offset.
         self.next_offset: int | None = None
-        self._skim_counts = [0, 0, 0]  # records, IPv6 packets, clean SRH packets
-        self._hmac_batch: list[HmacCandidate] | None = None
 
-    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
-        raise NotImplementedError
-
-    def _skim_supported(self) -> bool:
+    def _frames_from(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[Frame]:
@@ -142,36 +132,22 @@ class SkimmingReader:
             self._frames = self._frames_from(None)
         return self._frames  # type: ignore[return-value] - None only comes from skim()
 
-    def skim(self, draft04: bool, hmac_batch: bool = False) -> Iterator[Frame | None]:
-        """Iterate with the compiled pre-filter: records it consumes are only counted
-        (``take_skim_counts``); each run of them yields None, so a consumer can report
-        progress; every other record is yielded as a Frame, numbered as usual. Falls back
-        to plain iteration when the pre-filter is unavailable or the link type unknown.
-
-        ``hmac_batch``: simple draft-04 HMAC SRH packets are consumed too and collected;
-        after each None the consumer must take them (``take_hmac_batch``) and verify them
-        (``Inspector.fast_hmac``) before the next frame, to keep frame order."""
-        if self._frames is None:  # a second call resumes the same generator and batch
-            self._hmac_batch = [] if hmac_batch else None
-            self._frames = self._frames_from(draft04 if self._skim_supported() else None)
+    def skim(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
+        """Iterate letting ``skimmer`` consume the records it can straight from the buffer:
+        each run of records it consumed yields None (its owner then acts on them: what it
+        set aside, progress), every other record a Frame, numbered as if all had been
+        yielded. A second call resumes the same generator, like a second ``for`` loop."""
+        if self._frames is None:
+            self._frames = self._frames_from(skimmer)
         return self._frames
 
-    def take_skim_counts(self) -> tuple[int, int, int]:
-        """(records, IPv6 packets, clean SRH packets) the pre-filter consumed since the last
-        call; the consumer adds them to its own counters."""
-        counts = tuple(self._skim_counts)
-        self._skim_counts[:] = (0, 0, 0)
-        return counts  # type: ignore[return-value]
-
-    def take_hmac_batch(self) -> list[HmacCandidate]:
-        """The HMAC packets consumed since the last call: (number, frame bytes, IPv6 offset,
-        HMAC TLV offset) each, in frame order."""
-        batch = self._hmac_batch
-        if not batch:
-            return []
-        items = batch[:]
-        batch.clear()
-        return items
+    def _past_limit(self, offset: int, limit: int) -> bool:
+        """Whether the record at stream ``offset`` belongs to the next work unit (starts at
+        or after ``limit``); if so, remember it as where that unit takes over."""
+        if offset < limit:
+            return False
+        self.next_offset = offset
+        return True
 
 
 class PcapReader(SkimmingReader):
@@ -217,25 +193,13 @@ class PcapReader(SkimmingReader):
         """Link types seen so far: a pcap file has exactly one."""
         return {self.linktype}
 
-    @property
-    def interface_stats(self) -> dict[int, InterfaceStats]:
-        """Always empty: classic pcap has no interface statistics."""
-        return {}
+    def _frames_from(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
+        return self._records(skimmer)
 
-    def _skim_supported(self) -> bool:
-        return skim_mod.supports(self.linktype)
-
-    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
-        return self._records(draft04)
-
-    def _records(self, draft04: bool | None) -> Iterator[Frame | None]:
-        """Yield each record; raise CaptureFormatError at the first bad or cut one.
-
-        ``draft04`` None: no pre-filter; otherwise the profile the pre-filter checks for.
-        """
-        skim = skim_mod.native.skim_pcap if draft04 is not None else None  # type: ignore[union-attr]
-        counts = self._skim_counts
-        batch = self._hmac_batch
+    def _records(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
+        """Yield each record (None for each run ``skimmer`` consumed); raise
+        CaptureFormatError at the first bad or cut one."""
+        skim = skimmer.pcap if skimmer is not None and skimmer.supports(self.linktype) else None
         big = self.byteorder == ">"
         limit = self.limit if self.limit is not None else 1 << 62
         unpack = _REC_HDR[self.byteorder].unpack_from
@@ -252,17 +216,11 @@ class PcapReader(SkimmingReader):
         number = 0
         while True:
             if skim is not None and end - pos >= _REC_HDR_LEN:
-                pos, records, ipv6, srh = skim(
-                    buf, pos, end, limit - base, big, cap, linktype, draft04, number, batch
-                )
+                pos, records = skim(buf, pos, end, limit - base, big, cap, linktype, number)
                 if records:
                     number += records
-                    counts[0] += records
-                    counts[1] += ipv6
-                    counts[2] += srh
                     yield None
-            if base + pos >= limit:
-                self.next_offset = base + pos
+            if self._past_limit(base + pos, limit):
                 return
             if end - pos < _REC_HDR_LEN:
                 buf, base, pos, end = refill(extend, buf, base, pos, _REC_HDR_LEN, number)

@@ -14,11 +14,14 @@ import struct
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from srinspect import skim as skim_mod
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
 from srinspect.sources.pcap import ByteStream, ChunkedInput, SkimmingReader, make_frame, refill
+
+if TYPE_CHECKING:
+    from srinspect.skim import Skimmer
 
 #: Largest block accepted. Real blocks are a packet plus options; 64 MiB leaves ample room.
 MAX_BLOCK_LEN = 64 << 20
@@ -112,20 +115,18 @@ class PcapngReader(SkimmingReader):
         """Bytes taken from the stream so far; advances a chunk at a time."""
         return self._input.consumed
 
-    def _skim_supported(self) -> bool:
-        return skim_mod.native is not None  # link types are checked per interface
+    def _frames_from(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
+        return self._blocks(skimmer)
 
-    def _frames_from(self, draft04: bool | None) -> Iterator[Frame | None]:
-        return self._blocks(draft04)
-
-    def _blocks(self, draft04: bool | None) -> Iterator[Frame | None]:
+    def _blocks(self, skimmer: Skimmer | None) -> Iterator[Frame | None]:
         """Walk the blocks; yield a Frame per packet block, raise at the first bad block.
 
         Hot path: an EPB already whole in the buffer is decoded right here, with one
         ``unpack_from`` for its 28-byte head. Everything else (SHB, IDB, ISB, SPB, length
         errors, refills) takes the slow path below it; an EPB that needed a refill goes round
         the loop again to reach the hot path. Per-interface ``(linktype, ts_divisor,
-        ts_offset)`` tuples sit in ``fast``, rebuilt when an SHB or IDB changes them.
+        ts_offset)`` tuples sit in ``fast``, rebuilt when an SHB or IDB changes them, and so
+        are the link types ``skimmer`` (if any) gets to consume records of.
         """
         extend = self._input.extend
         make = make_frame
@@ -138,24 +139,16 @@ class PcapngReader(SkimmingReader):
         u32 = _U32[order].unpack_from
         fast: list[tuple[int, int, int]] = []
         in_section = False
-        skim = skim_mod.native.skim_pcapng if draft04 is not None else None  # type: ignore[union-attr]
-        counts = self._skim_counts
-        batch = self._hmac_batch
-        linktypes = b""  # one native int32 per interface, for the pre-filter
+        skim = skimmer.pcapng if skimmer is not None else None
+        linktypes = b""  # one native int32 per interface, for the skimmer
         limit = self.limit if self.limit is not None else 1 << 62
         while True:
             if skim is not None and end - pos >= 28:
-                pos, records, ipv6, srh = skim(
-                    buf, pos, end, limit - base, order == ">", linktypes, draft04, number, batch
-                )
+                pos, records = skim(buf, pos, end, limit - base, order == ">", linktypes, number)
                 if records:
                     number += records
-                    counts[0] += records
-                    counts[1] += ipv6
-                    counts[2] += srh
                     yield None
-            if base + pos >= limit:
-                self.next_offset = base + pos
+            if self._past_limit(base + pos, limit):
                 return
             if end - pos >= 28:
                 btype, blen, ifid, ts_hi, ts_lo, caplen, orig_len = head(buf, pos)
@@ -239,7 +232,8 @@ class PcapngReader(SkimmingReader):
                 raise self._error(str(exc), base + pos, number) from None
             if btype in (BT_SHB, BT_IDB):
                 fast = [(i.linktype, i.ts_divisor, i.ts_offset) for i in self.interfaces]
-                linktypes = array("i", [skim_link(i.linktype) for i in self.interfaces]).tobytes()
+                if skimmer is not None:
+                    linktypes = skim_links(skimmer, self.interfaces)
             if frame is not None:
                 number += 1
                 yield frame
@@ -409,10 +403,11 @@ def _options(buf: bytes, start: int, stop: int, order: str) -> Iterator[tuple[in
         start = vstart + ((length + 3) & ~3)
 
 
-def skim_link(linktype: int) -> int:
-    """The link type as the pre-filter sees it: an unknown one (or one too large for int32)
-    becomes -1, which the pre-filter never consumes, so Python counts it as unsupported."""
-    return linktype if skim_mod.supports(linktype) else -1
+def skim_links(skimmer: Skimmer, interfaces: list[Interface]) -> bytes:
+    """The interfaces' link types as the skimmer sees them (native int32s): one it does not
+    support becomes -1, whose records it never consumes, so Python counts them."""
+    return array("i", [i.linktype if skimmer.supports(i.linktype) else -1
+                       for i in interfaces]).tobytes()
 
 
 def _ts_divisor(value: bytes) -> int:

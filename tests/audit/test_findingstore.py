@@ -67,3 +67,35 @@ def test_adopted_row_files_keep_their_place(tmp_path, monkeypatch) -> None:
     assert list(store) == want  # twice
     assert list(pickle.loads(pickle.dumps(store))) == want
     assert not list(tmp_path.iterdir())  # the row files were unlinked when adopted
+
+
+def _shifted(file: str, f: Finding, shift: int) -> tuple[str, Finding]:
+    return (file, Finding(f.rule, f.severity, f.frame + shift, f.offset, f.length, f.message,
+                          f.ref, f.field, f.srh))
+
+
+def test_take_hands_over_every_kind_of_segment_up_to_a_limit(tmp_path, monkeypatch) -> None:
+    """A worker's store (memory, its own spill, adopted row files) appended to another:
+    entries keep their order, the limit cuts exactly, the giver is left empty and the row
+    files it held past the limit are closed."""
+    monkeypatch.setattr(findingstore, "BATCH", 10)
+    part = FindingStore(memory_limit=25)
+    want: list[tuple[str, Finding]] = []
+    for i in range(40):  # past the memory limit: some spill to part's own file
+        part.append(_f(i))
+        want.append(_f(i))
+    worker = [_f(i)[1] for i in range(100, 130)]
+    part.adopt_rows(_rows_file(tmp_path, "a.rows", worker, 7), "unit", 500, 30)
+    want += [_shifted("unit", f, 500) for f in worker]
+    late = _rows_file(tmp_path, "b.rows", worker, 30)
+    part.adopt_rows(late, "late", 0, 30)
+    assert part._spill is not None
+    into = FindingStore(memory_limit=25)
+    into.append(_f(-1))
+    into.take(part, 55)
+    assert list(into) == [_f(-1), *want[:55]]
+    assert len(part) == 0 and list(part) == []
+    assert late.closed  # beyond the limit: never read, closed
+    whole = FindingStore()
+    whole.take(into)
+    assert list(whole) == [_f(-1), *want[:55]]

@@ -10,14 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_pcapng
 
+from srinspect.audit import report as report_module
 from srinspect.audit.pool import audit_parallel, plan
 from srinspect.audit.sequential import Auditor
 from srinspect.build import ethernet, inner_udp, srv6_packet
 from srinspect.frame import Frame
 from srinspect.rules import Profile
 from srinspect.sinks.audit_json import report_dict
-from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
+from srinspect.sinks.pcapng_writer import write_pcap
 from srinspect.srh import SrhSpec
 
 SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]
@@ -46,13 +48,7 @@ def _pcap(tmp_path: Path, n: int = 3000) -> Path:
 
 
 def _pcapng(tmp_path: Path, n: int = 3000) -> Path:
-    path = tmp_path / "many.pcapng"
-    with path.open("wb") as out:
-        w = PcapngWriter(out)
-        w.add_interface(1)
-        for i, f in enumerate(_frames(n)):
-            w.write(f, comments=[f"c{i}"] if i % 13 == 0 else ())
-    return path
+    return write_pcapng(tmp_path / "many.pcapng", _frames(n))
 
 
 def _same(paths: list[str], workers: int = 2, **kw: object) -> dict[str, object]:
@@ -121,22 +117,20 @@ def test_workers_spill_findings_to_row_files(tmp_path: Path, monkeypatch, max_fi
     files; the report is still the sequential one, and no file is left behind."""
     import tempfile
 
-    from srinspect.audit import pool as parallel
-
-    monkeypatch.setattr(parallel, "SPILL_ROWS", 40)  # inherited by the forked workers
+    monkeypatch.setattr(report_module, "SPILL_ROWS", 40)  # inherited by the forked workers
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     pcap = _pcap(tmp_path, 6000)
     gz = tmp_path / "copy.pcap.gz"
     gz.write_bytes(gzip.compress(pcap.read_bytes()))  # a whole unit
     seen: list[str] = []
-    real_adopt = parallel._adopt
+    real_open = report_module.open_and_unlink
 
-    def adopt(into, path, file, shift, count):  # noqa: ANN001, ANN202
+    def open_rows(path):  # noqa: ANN001, ANN202 - the parent taking a worker's row file
         seen.append(path)
-        real_adopt(into, path, file, shift, count)
+        return real_open(path)
 
-    monkeypatch.setattr(parallel, "_adopt", adopt)
+    monkeypatch.setattr(report_module, "open_and_unlink", open_rows)
     rep = _same([str(pcap), str(gz)], 2, max_findings=max_findings)
     assert any("/unit-" in p for p in seen) and any("/whole-" in p for p in seen)
     if max_findings is None:

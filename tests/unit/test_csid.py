@@ -20,8 +20,9 @@ from srinspect.audit.sequential import Auditor
 from srinspect.build import ethernet, inner_udp, srv6_packet
 from srinspect.cli.main import main
 from srinspect.csid import CsidFormat, CsidFormats, parse_format
+from srinspect.engine import AuditEngine
 from srinspect.frame import Frame
-from srinspect.inspector import CLEAN, Inspector
+from srinspect.inspector import Inspector
 from srinspect.locators import ConfigError
 from srinspect.rules import PACKET_PROFILES, RULES, Profile
 from srinspect.sources import open_capture
@@ -123,7 +124,7 @@ def test_each_crafted_csid_frame_fires_its_rule(profile: Profile) -> None:
     insp = Inspector(profile, csid=FORMATS)
     for frame, expect, why in _crafted():
         result = insp.feed(frame)
-        assert result is not None and result is not CLEAN, why
+        assert result is not None, why
         fired = sorted({f.rule for f in result.findings})  # type: ignore[union-attr]
         assert fired == ([] if expect == "valid" else [expect]), why
         for f in result.findings:  # type: ignore[union-attr]
@@ -173,9 +174,9 @@ def test_prefilter_sends_srh_packets_to_python_only_with_formats() -> None:
         assert skim.native.verdict(1, data, draft04) == 2  # CLEAN_SRH: as before
         assert skim.native.verdict(1, data, draft04 | 2) == 3  # SLOW: the validator decides
     frame = Frame(1, 0.0, 1, data, len(data))
-    assert Inspector(Profile.DRAFT04).feed(frame, False) is CLEAN
-    result = Inspector(Profile.DRAFT04, csid=FORMATS).feed(frame, False)
-    assert [f.rule for f in result.findings] == ["csid.container.gap"]  # type: ignore[union-attr]
+    assert AuditEngine(Inspector(Profile.DRAFT04)).judge(frame) is None  # clean: nothing to record
+    result = AuditEngine(Inspector(Profile.DRAFT04, csid=FORMATS)).judge(frame)
+    assert result is not None and [f.rule for f in result.findings] == ["csid.container.gap"]
 
 
 def test_audit_finds_csid_faults_the_prefilter_would_skip(tmp_path: Path) -> None:

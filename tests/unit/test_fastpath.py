@@ -1,5 +1,6 @@
 """The audit fast path must never hide a finding: whenever it calls a packet clean, the full
-decoder and validator must agree that no rule fires."""
+decoder and validator must agree that no rule fires, and what it records of an HMAC packet
+is what the validator gives. The audit engine (``AuditEngine.judge``) takes the path."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from hypothesis import strategies as st
 
 from srinspect._fastpath import fast_srh_py
 from srinspect.build import ethernet, inner_udp, ipv6_packet, srv6_packet
+from srinspect.engine import AuditEngine
 from srinspect.frame import Frame
-from srinspect.inspector import CLEAN, Inspector, PacketResult
+from srinspect.inspector import Inspector, PacketResult
 from srinspect.linklayer import LINKTYPE_IPV6
 from srinspect.rules import PACKET_PROFILES, Profile
 from srinspect.srh import SrhSpec, push_srh
@@ -29,7 +31,7 @@ def test_clean_packet_takes_the_fast_path() -> None:
     data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1), INNER)
     assert fast_srh_py(data, 0, True) == -1
     insp = Inspector()
-    assert insp.feed(_frame(data), detail=False) is CLEAN
+    assert AuditEngine(insp).judge(_frame(data)) is None  # nothing to record
     assert insp.srh_packets == 1
     full = insp.feed(_frame(data))
     assert isinstance(full, PacketResult) and full.findings == []
@@ -44,7 +46,7 @@ def test_faulty_packets_leave_the_fast_path() -> None:
                             INNER)
     for data in (bad_sl, bad_da, multicast):
         assert fast_srh_py(data, 0, True) == -2
-        result = Inspector().feed(_frame(data), detail=False)
+        result = AuditEngine(Inspector()).judge(_frame(data))
         assert isinstance(result, PacketResult) and result.findings
 
 
@@ -53,7 +55,7 @@ def test_l2_encapsulated_faulty_srh_leaves_the_fast_path() -> None:
     data = srv6_packet("2001:db8:a::1", SrhSpec(SEGS, segments_left=1, next_header=143),
                        L2_FAULTY)
     assert fast_srh_py(data, 0, True) == -2
-    result = Inspector().feed(_frame(data), detail=False)
+    result = AuditEngine(Inspector()).judge(_frame(data))
     assert isinstance(result, PacketResult)
     assert [f.rule for f in result.findings] == ["srh.segleft.range"]
 
@@ -119,14 +121,14 @@ def test_hmac_fast_path_gives_what_the_validator_gives(n, sl, key_known, algo, c
     data = srv6_packet("2001:db8:a::1", spec, payload,
                        dst=None if da_ok else "2001:db8:99::1")
     insp = Inspector(Profile.DRAFT04, Keyring([key]) if key_known else None)
-    fast = insp.feed(_frame(data), detail=False)
+    fast = AuditEngine(insp).judge(_frame(data))
     full = insp.feed(_frame(data))
     assert isinstance(full, PacketResult)
-    if fast is CLEAN:
+    if fast is None:
         assert full.findings == [] and full.hmacs == []
     else:
-        assert fast.findings == full.findings  # type: ignore[union-attr]
-        assert fast.hmacs == full.hmacs  # type: ignore[union-attr]
+        assert fast.findings == full.findings
+        assert fast.hmacs == full.hmacs
 
 
 def test_hmac_fast_path_is_taken_for_kernel_packets() -> None:

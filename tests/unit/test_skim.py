@@ -1,9 +1,10 @@
 """The compiled pre-filter (srinspect._skim) must decide exactly what the Python path decides.
 
-It consumes records in C only when ``Inspector.feed(frame, detail=False)`` would return None
-or CLEAN, and its counts must be the inspector's. These tests hold the two together per
-frame (real, crafted and randomly mutated packets on every supported link type), per reader
-(pcap and pcapng, limits, damaged files) and per audit report.
+It consumes records in C only when the audit engine's Python path would find nothing to
+record (not SRv6, or a clean simple SRH), sets aside the simple HMAC packets that path
+verifies without decoding them, and its counts must be the inspector's. These tests hold
+the two together per frame (real, crafted and randomly mutated packets on every supported
+link type), per reader (pcap and pcapng, limits, damaged files) and per audit report.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from srinspect.build import (
     vlan_tag,
     with_hmac,
 )
+from srinspect.engine import AuditEngine
 from srinspect.frame import Frame
-from srinspect.inspector import _INTERESTING, CLEAN, Inspector
+from srinspect.inspector import Inspector, PacketResult
 from srinspect.keys import Key, Keyring
 from srinspect.linklayer import ipv6_offset_func
 from srinspect.rules import PACKET_PROFILES, Profile
@@ -136,31 +138,23 @@ def _linktype(key: int) -> int:
 
 
 def python_verdict(linktype: int, data: bytes, draft04: bool) -> int:
-    """What the Python path does with a frame, in the pre-filter's codes (see _skim.c)."""
-    insp = Inspector(Profile.DRAFT04 if draft04 else Profile.RFC8754, Keyring([KEY]))
-    fn = ipv6_offset_func(linktype)
-    if fn is None:
+    """What the engine's Python path does with a frame, in the pre-filter's codes (see
+    _skim.c): the inspector locates the IPv6 header worth looking at, then the Python fast
+    path calls it clean (2) or leaves it to Python (3, also for an HMAC packet: the verdict
+    does not batch)."""
+    if ipv6_offset_func(linktype) is None:
         return 3  # unsupported link type: Python counts it
-    result = insp.feed(Frame(1, 0.0, linktype, data, len(data)), False)
-    if result is CLEAN:
-        return 2
-    if result is not None:
-        return 3
-    if not insp.ipv6_packets:
-        return 0
-    return 1 if data[fn(data) + 6] not in _INTERESTING else 3
-
-
-@pytest.fixture
-def pure_inspector(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("srinspect.inspector.fast_srh", fastpath.fast_srh_py)
+    insp = Inspector(Profile.DRAFT04 if draft04 else Profile.RFC8754)
+    off = insp.locate(Frame(1, 0.0, linktype, data, len(data)))
+    if off < 0:
+        return 1 if insp.ipv6_packets else 0
+    return 2 if fastpath.fast_srh_py(data, off, draft04) == -1 else 3
 
 
 # --- per frame -------------------------------------------------------------------------------
 
 
 @needs_native
-@pytest.mark.usefixtures("pure_inspector")
 @pytest.mark.parametrize("wrap", sorted(WRAP))
 def test_every_seed_gets_the_python_verdict(wrap: int) -> None:
     linktype = _linktype(wrap)
@@ -196,15 +190,7 @@ def test_mutated_frames_get_the_python_verdict(seed, wrap, mutations, cut, draft
             data[at] = value
     frame = bytes(data[:cut] if cut is not None else data)
     linktype = _linktype(wrap)
-    orig = fastpath.fast_srh
-    try:
-        import srinspect.inspector as inspector_mod
-
-        inspector_mod.fast_srh = fastpath.fast_srh_py
-        want = python_verdict(linktype, frame, draft04)
-    finally:
-        inspector_mod.fast_srh = orig
-    assert native.verdict(linktype, frame, draft04) == want
+    assert native.verdict(linktype, frame, draft04) == python_verdict(linktype, frame, draft04)
     fn = ipv6_offset_func(linktype)
     off = fn(frame) if fn else -1
     if off >= 0:
@@ -253,7 +239,7 @@ def _audit_both(monkeypatch: pytest.MonkeyPatch, paths: list[Path],
     fast = _audit(paths, profile)
     with monkeypatch.context() as m:
         m.setattr(skim, "native", None)
-        m.setattr("srinspect.inspector.fast_srh", fastpath.fast_srh_py)
+        m.setattr("srinspect.engine.fast_srh", fastpath.fast_srh_py)
         pure = _audit(paths, profile)
     assert fast == pure
     return fast
@@ -385,11 +371,11 @@ def test_reader_limit_stops_before_the_next_unit(monkeypatch, use_native) -> Non
     buf = io.BytesIO(path_bytes[4:])
     reader = PcapReader(buf, head=path_bytes[:4])
     reader.limit = limit
-    yielded = [f for f in reader.skim(True) if f is not None]
-    records = reader.take_skim_counts()[0] + len(yielded)
-    assert records == 60
+    insp = Inspector()
+    found = [f.frame for checked in AuditEngine(insp).results(reader) for f in checked.findings]
+    assert insp.packets == 60
     assert reader.next_offset == starts[60]
-    assert all(f.number <= 60 for f in yielded)
+    assert found and max(found) <= 60
 
 
 def _pcap_bytes(frames: list[Frame]) -> bytes:
@@ -414,56 +400,55 @@ def test_progress_is_reported_while_the_prefilter_consumes_everything(tmp_path) 
     assert len(calls) >= 2 and calls == sorted(calls) and calls[-1] <= 150_000
 
 
+def _hmac_capture(path: Path, count: int, faulty_every: int) -> Path:
+    """Simple draft-04 HMAC packets (key unknown: one finding each), every
+    ``faulty_every``-th frame a faulty SRH instead; pcapng with packet comments."""
+    hmac_pkt, faulty = ethernet(SEEDS[4]), ethernet(SEEDS[2])
+    frames = [Frame(i + 1, 0.0, 1, faulty if i % faulty_every == faulty_every - 1 else hmac_pkt,
+                    len(hmac_pkt)) for i in range(count)]
+    if path.suffix == ".pcap":
+        write_pcap(path, frames, 1)
+        return path
+    with path.open("wb") as out:
+        w = PcapngWriter(out)
+        w.add_interface(1)
+        for i, f in enumerate(frames):
+            w.write(f, comments=["c"] if i % 7 == 0 else ())
+    return path
+
+
 @needs_native
 @pytest.mark.parametrize("kind", ["pcap", "pcapng"])
 def test_hmac_packets_are_batched_in_frame_order(tmp_path, kind) -> None:
-    """Simple draft-04 HMAC SRHs leave the C loop as a batch, not one Frame at a time;
-    anything else that needs Python still comes out as a Frame, in order."""
-    hmac_pkt = ethernet(SEEDS[4])
-    faulty = ethernet(SEEDS[2])
-    frames = [Frame(i + 1, 0.0, 1, faulty if i % 50 == 49 else hmac_pkt, len(hmac_pkt))
-              for i in range(500)]
-    path = tmp_path / f"hmac.{kind}"
-    if kind == "pcap":
-        write_pcap(path, frames, 1)
-    else:
-        with path.open("wb") as out:
-            w = PcapngWriter(out)
-            w.add_interface(1)
-            for i, f in enumerate(frames):
-                w.write(f, comments=["c"] if i % 7 == 0 else ())
-    order: list[int] = []
+    """Simple draft-04 HMAC SRHs leave the C loop as a batch, verified together (one
+    Checker per run), not one Frame at a time; the faulty frames that need the decoder
+    still come out in between, in order."""
+    path = _hmac_capture(tmp_path / f"hmac.{kind}", 500, 50)
+    insp = Inspector()
     with open_capture(path) as reader:
-        for frame in reader.skim(True, hmac_batch=True):
-            if frame is None:
-                order += [number for number, *_ in reader.take_hmac_batch()]
-            else:
-                order.append(-frame.number)
-        assert reader.take_skim_counts() == (490, 490, 490)
-    assert [abs(n) for n in order] == list(range(1, 501))
-    assert [-n for n in order if n < 0] == list(range(50, 501, 50))
+        results = list(AuditEngine(insp).results(reader))
+    batches = [r for r in results if not isinstance(r, PacketResult)]
+    decoded = [r.frame.number for r in results if isinstance(r, PacketResult)]
+    assert decoded == list(range(50, 501, 50))
+    assert sum(len(b.hmacs) for b in batches) == 490 and len(batches) < 20
+    frames = [f.frame for r in results for f in r.findings]
+    assert sorted(set(frames)) == list(range(1, 501)) and frames == sorted(frames)
+    assert (insp.packets, insp.ipv6_packets, insp.srh_packets) == (500, 500, 500)
 
 
 @needs_native
-def test_calling_skim_again_resumes_with_the_same_batch(tmp_path) -> None:
-    """A consumer that stops and calls skim() again gets the same generator and still sees
-    every HMAC packet (a second call used to swap in an empty batch list)."""
-    hmac_pkt, faulty = ethernet(SEEDS[4]), ethernet(SEEDS[2])
-    frames = [Frame(i + 1, 0.0, 1, faulty if i % 10 == 9 else hmac_pkt, len(hmac_pkt))
-              for i in range(100)]
-    path = tmp_path / "resume.pcap"
-    write_pcap(path, frames, 1)
-    numbers: list[int] = []
+def test_an_audit_resumed_on_the_same_reader_misses_no_packet(tmp_path) -> None:
+    """A loop that stops and asks the engine again resumes the reader's generator, and the
+    HMAC packets the pre-filter had set aside are verified before the stop."""
+    path = _hmac_capture(tmp_path / "resume.pcap", 100, 10)
+    engine = AuditEngine(Inspector())
+    frames: list[int] = []
     with open_capture(path) as reader:
-        for frame in reader.skim(True, hmac_batch=True):
-            if frame is None:
-                numbers += [n for n, *_ in reader.take_hmac_batch()]
-            else:
-                numbers.append(frame.number)
+        for checked in engine.results(reader):
+            frames += [f.frame for f in checked.findings]
+            if isinstance(checked, PacketResult):
                 break
-        for frame in reader.skim(True, hmac_batch=True):
-            if frame is None:
-                numbers += [n for n, *_ in reader.take_hmac_batch()]
-            else:
-                numbers.append(frame.number)
-    assert numbers == list(range(1, 101))
+        for checked in engine.results(reader):
+            frames += [f.frame for f in checked.findings]
+    assert sorted(set(frames)) == list(range(1, 101))
+    assert engine.inspector.packets == 100
