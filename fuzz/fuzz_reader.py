@@ -8,18 +8,7 @@ no other exception, no unbounded allocation. Run:
 
 from __future__ import annotations
 
-import sys
-
-import atheris
-
-with atheris.instrument_imports(include=["srinspect", "targets"]):
-    from targets import check_reader
-
-
-def main() -> None:
-    atheris.Setup(sys.argv, lambda data: check_reader(bytes(data)))
-    atheris.Fuzz()
-
+from harness import fuzz
 
 if __name__ == "__main__":
-    main()
+    fuzz("check_reader")

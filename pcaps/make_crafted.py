@@ -93,6 +93,21 @@ def two_hmacs() -> bytes:
                        (signed.tlvs[0], signed.tlvs[0])))
 
 
+def last_cases(profile: Profile, invalid_segment: str, what: str) -> list[Case]:
+    """The rows both profiles' captures end with: the same rules on the same frames, but for
+    the profile's HMAC and a Segment List[0] the profile calls invalid (``what`` it is)."""
+    return [
+        ("srh.hmac.unknown-key", "HMAC key id 99, no key configured", lambda: pkt(with_hmac(
+            base(), SRC, Key(99, "sha256", b"not-in-the-key-file"), profile=profile))),
+        ("srh.duplicate", "two SRHs in one chain", duplicate),
+        ("srh.segment.invalid", f"Segment List[0] is {what} {invalid_segment}",
+         lambda: pkt(SrhSpec([invalid_segment, *SEGS[1:]], segments_left=1))),
+        ("srh.order.fragment", "SRH behind a Fragment header (first fragment, M=1)",
+         behind_fragment),
+        ("srh.order.routing", "Type 0 Routing header, then an SRH", after_type0),
+    ]
+
+
 DRAFT04: list[Case] = [
     ("valid", "encap, SL=1 of 3, no TLVs", lambda: pkt(base())),
     ("valid", "inline (Next Header UDP), SL=0", lambda: srv6_packet(
@@ -130,14 +145,7 @@ DRAFT04: list[Case] = [
     ("srh.hmac.position", "two HMAC TLVs: the first is not last", two_hmacs),
     ("srh.hmac.mismatch", "HMAC with one bit flipped",
      lambda: pkt(with_hmac(base(), SRC, KEY_SHA256, corrupt=True))),
-    ("srh.hmac.unknown-key", "HMAC key id 99, no key configured",
-     lambda: pkt(with_hmac(base(), SRC, Key(99, "sha256", b"not-in-the-key-file")))),
-    ("srh.duplicate", "two SRHs in one chain", duplicate),
-    ("srh.segment.invalid", "Segment List[0] is multicast ff0e::1",
-     lambda: pkt(SrhSpec(["ff0e::1", *SEGS[1:]], segments_left=1))),
-    ("srh.order.fragment", "SRH behind a Fragment header (first fragment, M=1)",
-     behind_fragment),
-    ("srh.order.routing", "Type 0 Routing header, then an SRH", after_type0),
+    *last_cases(Profile.DRAFT04, "ff0e::1", "multicast"),
 ]
 
 RFC8754: list[Case] = [
@@ -166,14 +174,7 @@ RFC8754: list[Case] = [
     ("srh.hdrlen.short", "Last Entry 2 but Hdr Ext Len 2 (24 bytes)", hdrlen_short),
     ("srh.da.mismatch", "DA is not Segment List[SL]",
      lambda: pkt(base(), dst="2001:db8:9::1")),
-    ("srh.hmac.unknown-key", "HMAC key id 99, no key configured", lambda: pkt(with_hmac(
-        base(), SRC, Key(99, "sha256", b"not-in-the-key-file"), profile=Profile.RFC8754))),
-    ("srh.duplicate", "two SRHs in one chain", duplicate),
-    ("srh.segment.invalid", "Segment List[0] is IPv4-mapped ::ffff:192.0.2.1",
-     lambda: pkt(SrhSpec(["::ffff:192.0.2.1", *SEGS[1:]], segments_left=1))),
-    ("srh.order.fragment", "SRH behind a Fragment header (first fragment, M=1)",
-     behind_fragment),
-    ("srh.order.routing", "Type 0 Routing header, then an SRH", after_type0),
+    *last_cases(Profile.RFC8754, "::ffff:192.0.2.1", "IPv4-mapped"),
 ]
 
 

@@ -411,6 +411,19 @@ capture_links() { # tag
     capture_start "$1" "$R3" r3-h2
 }
 
+# $TMP/<file> (added to OUTPUTS): three echoes from host1 to host2 (2001:db8:2::20), captured
+# on the four links (tcpdump files named after <tag>), with r1 steering host2's /64 over
+# `encap seg6 mode <mode> segs <segs>`; the route is removed afterwards.
+capture_route() { # file tag mode segs
+    say "capturing $1"
+    ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode "$3" segs "$4" dev r1-r2
+    capture_links "$2"
+    echo_from "$H1" 2001:db8:2::20 3
+    capture_stop "$TMP/$1"
+    ip -n "$R1" -6 route del 2001:db8:2::/64
+    OUTPUTS+=("$1")
+}
+
 install_outputs() { # name... : copy from $TMP into $OUT_DIR, atomically per file
     local f
     for f in "$@"; do
@@ -438,22 +451,10 @@ fi
 OUTPUTS=()
 
 # 1. encap mode
-say "capturing kernel-encap.pcap"
-ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode encap segs fc00:2::1,fc00:3::1 dev r1-r2
-capture_links encap
-echo_from "$H1" 2001:db8:2::20 3
-capture_stop "$TMP/kernel-encap.pcap"
-ip -n "$R1" -6 route del 2001:db8:2::/64
-OUTPUTS+=(kernel-encap.pcap)
+capture_route kernel-encap.pcap encap encap fc00:2::1,fc00:3::1
 
 # 2. inline mode
-say "capturing kernel-inline.pcap"
-ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode inline segs fc00:2::1,fc00:3::1 dev r1-r2
-capture_links inline
-echo_from "$H1" 2001:db8:2::20 3
-capture_stop "$TMP/kernel-inline.pcap"
-ip -n "$R1" -6 route del 2001:db8:2::/64
-OUTPUTS+=(kernel-inline.pcap)
+capture_route kernel-inline.pcap inline inline fc00:2::1,fc00:3::1
 
 # 3. encap mode with HMAC: key 1 (sha256) towards ::20, key 2 (sha1) towards ::21
 say "capturing kernel-hmac.pcap"
@@ -470,13 +471,7 @@ ip -n "$R1" -6 route del 2001:db8:2::21/128
 OUTPUTS+=(kernel-hmac.pcap)
 
 # 4. seg6local End on r2, End.DX6 on r3
-say "capturing kernel-endpoint-seg6local.pcap"
-ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode encap segs fc00:2::e,fc00:3::d6 dev r1-r2
-capture_links seg6local
-echo_from "$H1" 2001:db8:2::20 3
-capture_stop "$TMP/kernel-endpoint-seg6local.pcap"
-ip -n "$R1" -6 route del 2001:db8:2::/64
-OUTPUTS+=(kernel-endpoint-seg6local.pcap)
+capture_route kernel-endpoint-seg6local.pcap seg6local encap fc00:2::e,fc00:3::d6
 
 cat >"$TMP/kernel-hmac-keys.toml" <<EOF
 # Test-only keys used by pcaps/make_kernel_samples.sh (not secret).

@@ -45,24 +45,10 @@ ip -n "$R2" -6 route add 2001:db8:3::/48 via 2001:db8:23::3 dev r2-r3
 OUTPUTS=()
 
 # 1. NEXT-C-SID: a container for r2 and r3, then r3's End.DX6 SID
-say "capturing kernel-next-csid.pcap"
-ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode encap.red \
-    segs 2001:db8:2:3::,fc00:3::d6 dev r1-r2
-capture_links next-csid
-echo_from "$H1" 2001:db8:2::20 3
-capture_stop "$TMP/kernel-next-csid.pcap"
-ip -n "$R1" -6 route del 2001:db8:2::/64
-OUTPUTS+=(kernel-next-csid.pcap)
+capture_route kernel-next-csid.pcap next-csid encap.red 2001:db8:2:3::,fc00:3::d6
 
 # 2. H.Encaps.Red
-say "capturing kernel-encap-red.pcap"
-ip -n "$R1" -6 route add 2001:db8:2::/64 encap seg6 mode encap.red segs fc00:2::e,fc00:3::1 \
-    dev r1-r2
-capture_links encap-red
-echo_from "$H1" 2001:db8:2::20 3
-capture_stop "$TMP/kernel-encap-red.pcap"
-ip -n "$R1" -6 route del 2001:db8:2::/64
-OUTPUTS+=(kernel-encap-red.pcap)
+capture_route kernel-encap-red.pcap encap-red encap.red fc00:2::e,fc00:3::1
 
 say "checking captures"
 "$PYTHON" "$TMP/check.py" "$KEY1_ID:$KEY1_ALGO:$KEY1_SECRET" "${OUTPUTS[@]/#/$TMP/}"

@@ -36,7 +36,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from testbed import REPO, netns_skip_reason  # type: ignore[import-not-found]
+
 INJECT = Path(__file__).resolve().with_name("srinject.py")
 #: Each captured interface in ``r`` and its veth peer in ``k``.
 PEERS = {"r1": "k1", "r2": "k2"}
@@ -278,14 +279,11 @@ def _alive(pid: int) -> bool:
 
 
 def lab_skip_reason() -> str | None:
-    """Why the namespace lab cannot run here (same rules as the suite's netns marker, plus
-    the capture tools)."""
-    if not sys.platform.startswith("linux"):
-        return "live capture tests need Linux"
-    if os.geteuid() != 0:
-        return "live capture tests need root (network namespaces, raw sockets, capture)"
-    if shutil.which("ip") is None:
-        return "live capture tests need iproute2's `ip`"
+    """Why the namespace lab cannot run here (the suite's netns marker's rules, plus the
+    capture tools)."""
+    reason = netns_skip_reason("live capture tests")
+    if reason:
+        return reason
     for tool in ("dumpcap", "tcpdump"):
         if shutil.which(tool) is None and not os.access(f"/usr/bin/{tool}", os.X_OK):
             return f"{tool} is not installed (scripts/setup.sh installs it)"

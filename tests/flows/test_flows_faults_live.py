@@ -54,14 +54,30 @@ def ours(flows: list[dict[str, object]]) -> list[dict[str, object]]:
     return [f for f in flows if f["inner_source"] == SRC_HOST and f["inner_destination"] == DEST]
 
 
-def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> None:
+def capturing_a_flow(srlab: SrLab) -> tuple[Proc, Proc, Proc]:
+    """A sender, a ``watch`` (stats every 0.3 s) and a ``flows`` on r1, both of which have
+    taken the first 20 packets of one flow: (sender, watch, flows)."""
     sender = srlab.sender()
     watch = srlab.watch("-i", "r1", "--stats-interval", "0.3")
     flows = srlab.flows("-i", "r1")
     srlab.send(sender, 20, DEST, PATH)
     event(watch, "flow-new")
-    wait_stats(watch, 20)
-    time.sleep(SETTLE)
+    wait_stats(watch, 20)  # this dumpcap handed over every packet
+    time.sleep(SETTLE)  # and so, by now, did the one of flows
+    return sender, watch, flows
+
+
+def fifteen_more_then_ctrl_c(srlab: SrLab, sender: Proc, watch: Proc, flows: Proc) -> None:
+    """After the fault: 15 more packets of the flow, counted by ``watch``; then Ctrl-C ends
+    both captures with exit status 0."""
+    srlab.send(sender, 15, DEST, PATH)
+    wait_stats(watch, 35)
+    assert watch.interrupt() == 0, watch.stderr
+    assert flows.interrupt() == 0, flows.stderr
+
+
+def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> None:
+    sender, watch, flows = capturing_a_flow(srlab)
 
     srlab.ip("r", "link", "set", "r1", "down")
     lost = event(watch, "capture-error")
@@ -74,10 +90,7 @@ def test_interface_down_then_up_resumes_with_the_same_flows(srlab: SrLab) -> Non
     back = event(watch, "capture-resumed")
     assert back["interface"] == "r1" and back["lost"] == [] and back["lost_for"] > 0
     flows.wait_stderr("capture resumed on r1")
-    srlab.send(sender, 15, DEST, PATH)
-    wait_stats(watch, 35)
-    assert watch.interrupt() == 0, watch.stderr
-    assert flows.interrupt() == 0, flows.stderr
+    fifteen_more_then_ctrl_c(srlab, sender, watch, flows)
     assert "Traceback" not in watch.stderr + flows.stderr
 
     evs = stream(watch)
@@ -158,13 +171,7 @@ def test_interface_deleted(srlab: SrLab) -> None:
 
 
 def test_dumpcap_killed_restarts(srlab: SrLab) -> None:
-    sender = srlab.sender()
-    watch = srlab.watch("-i", "r1", "--stats-interval", "0.3")
-    flows = srlab.flows("-i", "r1")
-    srlab.send(sender, 20, DEST, PATH)
-    event(watch, "flow-new")
-    wait_stats(watch, 20)  # this dumpcap handed over every packet before it is killed
-    time.sleep(SETTLE)  # and so, by now, did the one of flows
+    sender, watch, flows = capturing_a_flow(srlab)
 
     before = {proc: children(proc) for proc in (watch, flows)}
     assert all(len(pids) == 1 for pids in before.values()), before
@@ -179,10 +186,7 @@ def test_dumpcap_killed_restarts(srlab: SrLab) -> None:
     for proc, pids in before.items():
         now = children(proc)
         assert len(now) == 1 and now != pids  # a new dumpcap
-    srlab.send(sender, 15, DEST, PATH)
-    wait_stats(watch, 35)
-    assert watch.interrupt() == 0, watch.stderr
-    assert flows.interrupt() == 0, flows.stderr
+    fifteen_more_then_ctrl_c(srlab, sender, watch, flows)
 
     last = final(stream(watch))
     assert last["srv6_packets"] == 35 and last["flows"] == 1 and last["captures"] == 2

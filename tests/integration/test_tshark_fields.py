@@ -19,16 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from srinspect.build import (
-    ETH_IPV4,
-    NH_ETHERNET,
-    ethernet,
-    inner_udp,
-    ipv4_packet,
-    srv6_packet,
-    udp4,
-    vlan_tag,
-)
+from srinspect import build
 from srinspect.dissect import packet_dict
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.rules import Profile
@@ -188,19 +179,22 @@ def test_l2_encapsulation_matches_tshark(external_dir: Path) -> None:
 def _built_frames() -> list[tuple[int, bytes]]:
     """Frames tshark has never seen from srinspect's builders: QinQ in the L2 encapsulation
     with IPv4/UDP, TCP and DSCP/ECN, Flow Label; on Ethernet with a VLAN, SLL, SLL2, NULL."""
-    ip4 = ipv4_packet("10.0.0.1", "10.0.0.2", 17,
-                      udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"srinspect"), tos=0xB9)
-    l2 = ethernet(ip4, ETH_IPV4, tags=(vlan_tag(100, tpid=0x88A8), vlan_tag(10, pcp=5)))
+    ip4 = build.ipv4_packet("10.0.0.1", "10.0.0.2", 17,
+                            build.udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"srinspect"),
+                            tos=0xB9)
+    l2 = build.ethernet(ip4, build.ETH_IPV4,
+                        tags=(build.vlan_tag(100, tpid=0x88A8), build.vlan_tag(10, pcp=5)))
     segs = ["2001:db8:f::1", "2001:db8:2::1"]
-    l2pkt = srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1,
-                                                 next_header=NH_ETHERNET), l2)
+    l2pkt = build.srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1,
+                                                       next_header=build.NH_ETHERNET), l2)
     tcp = bytes.fromhex("9c401451000000010000000050180100") + bytes(4)
-    inline = srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1, next_header=6), tcp)
-    tc = bytearray(srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1),
-                               inner_udp("2001:db8:a::100", "2001:db8:f::100")))
+    inline = build.srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1, next_header=6),
+                               tcp)
+    tc = bytearray(build.srv6_packet("2001:db8:a::1", SrhSpec(segs, segments_left=1),
+                                     build.inner_udp("2001:db8:a::100", "2001:db8:f::100")))
     tc[0:4] = ((6 << 28) | (0xB9 << 20) | 0xABCDE).to_bytes(4, "big")  # EF + CE, a label
-    return [(1, ethernet(l2pkt, tags=(vlan_tag(7, pcp=3),))), (1, ethernet(inline)),
-            (1, ethernet(bytes(tc))),
+    return [(1, build.ethernet(l2pkt, tags=(build.vlan_tag(7, pcp=3),))),
+            (1, build.ethernet(inline)), (1, build.ethernet(bytes(tc))),
             (113, bytes.fromhex("0004000100060200000000010000") + b"\x86\xdd" + l2pkt),
             (276, b"\x86\xdd" + bytes(2) + (3).to_bytes(4, "big") + bytes.fromhex("00010006")
              + bytes.fromhex("020000000001") + bytes(2) + l2pkt),

@@ -22,16 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testbed import EXTERNAL, PCAPS, WIRESHARK_SAMPLE  # type: ignore[import-not-found]
 
-from srinspect.build import (
-    ETH_IPV4,
-    NH_ETHERNET,
-    ethernet,
-    ipv4_packet,
-    srv6_packet,
-    udp4,
-    vlan_tag,
-)
+from srinspect import build
 from srinspect.dissect import Node, packet_dict, packet_tree, render_tree
 from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
@@ -44,8 +37,6 @@ from srinspect.srh import SrhSpec
 from srinspect.tui.engine import MonitorEngine
 from srinspect.tui.widgets.panels import render_flow
 
-REPO = Path(__file__).resolve().parents[2]
-EXTERNAL = REPO.parent / "shared" / "pcaps-external"
 SRH_FIXED = ("next_header", "hdr_ext_len", "routing_type", "segments_left", "first_segment",
              "flags", "reserved")
 
@@ -53,10 +44,10 @@ SRH_FIXED = ("next_header", "hdr_ext_len", "routing_type", "segments_left", "fir
 def _real_frames() -> list[tuple[str, Frame]]:
     """SRv6 frames nobody here built: the Wireshark sample (RAW) and tcpdump's (Ethernet),
     plus one kernel-made HMAC frame (Ethernet, a TLV to cut through)."""
-    picks = [(EXTERNAL / "wireshark-sample-sr-header.pcap", 2),
+    picks = [(WIRESHARK_SAMPLE, 2),
              (EXTERNAL / "tcpdump" / "ipv6-srh-ext-header.pcap", 1),
              (EXTERNAL / "tcpdump" / "ipv6-srh-tlv-pad1-padn-5.pcap", 1),
-             (REPO / "pcaps" / "kernel-hmac.pcap", 2),
+             (PCAPS / "kernel-hmac.pcap", 2),
              (EXTERNAL / "tcpdump" / "ipv6-srh-ipproto-ether.pcap", 1)]  # L2: NH 143
     out = []
     for path, number in picks:
@@ -70,13 +61,16 @@ def _real_frames() -> list[tuple[str, Frame]]:
 def _l2_qinq_ipv4() -> Frame:
     """SRv6 L2 encapsulation of a QinQ-tagged Ethernet frame carrying IPv4/UDP, inside a
     VLAN-tagged outer Ethernet frame: every kind of header the tree learned, one cut at a time."""
-    ip4 = ipv4_packet("10.0.0.1", "10.0.0.2", 17,
-                      udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"srinspect"), tos=0xB8)
-    l2 = ethernet(ip4, ETH_IPV4, b"\x02\x00\x00\x00\x00\xaa", b"\x02\x00\x00\x00\x00\xbb",
-                  tags=(vlan_tag(100, tpid=0x88A8), vlan_tag(10, pcp=5)))
-    pkt = srv6_packet("2001:db8:a::1", SrhSpec(["2001:db8:f::1", "2001:db8:2::1"],
-                                               segments_left=1, next_header=NH_ETHERNET), l2)
-    data = ethernet(pkt, tags=(vlan_tag(5),))
+    ip4 = build.ipv4_packet("10.0.0.1", "10.0.0.2", 17,
+                            build.udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"srinspect"),
+                            tos=0xB8)
+    l2 = build.ethernet(ip4, build.ETH_IPV4, b"\x02\x00\x00\x00\x00\xaa",
+                        b"\x02\x00\x00\x00\x00\xbb",
+                        tags=(build.vlan_tag(100, tpid=0x88A8), build.vlan_tag(10, pcp=5)))
+    spec = SrhSpec(["2001:db8:f::1", "2001:db8:2::1"], segments_left=1,
+                   next_header=build.NH_ETHERNET)
+    pkt = build.srv6_packet("2001:db8:a::1", spec, l2)
+    data = build.ethernet(pkt, tags=(build.vlan_tag(5),))
     return Frame(1, 1700000000.25, 1, data, len(data))
 
 
@@ -256,7 +250,7 @@ def test_cli_on_editcap_cuts(tmp_path: Path) -> None:
     """The issue's reproduction with the real tools: editcap -s 57..61 on an Ethernet SRv6
     frame leaves 3..7 SRH bytes; decode shows no Segments Left (really 2 here) nor any
     field after the bytes kept."""
-    src = REPO / "pcaps" / "kernel-encap.pcap"
+    src = PCAPS / "kernel-encap.pcap"
     for snap in range(57, 63):
         out = tmp_path / f"cut{snap}.pcap"
         subprocess.run(["editcap", "-s", str(snap), str(src), str(out)], check=True,

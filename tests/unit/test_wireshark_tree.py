@@ -14,25 +14,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from testbed import EXTERNAL, PCAPS  # type: ignore[import-not-found]
 
 from srinspect.dissect import Node, packet_tree
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.rules import Profile
-from srinspect.sinks.wireshark import (
-    DissectError,
-    DissectTimeout,
-    TsharkMissing,
-    find,
-    full_dissection,
-    node_dict,
-    pdml_tree,
-    render_lines,
-)
+from srinspect.sinks import wireshark
 from srinspect.sources import open_capture
 
-REPO = Path(__file__).resolve().parents[2]
-EXTERNAL = REPO.parent / "shared" / "pcaps-external"
-CAPTURES = sorted(REPO.glob("pcaps/*.pcap*")) + sorted(EXTERNAL.glob("**/*.pcap"))
+CAPTURES = sorted(PCAPS.glob("*.pcap*")) + sorted(EXTERNAL.glob("**/*.pcap"))
 #: srinspect's SRH field -> tshark's (Wireshark 4.0 names)
 SRH_FIELDS = {
     "next_header": "ipv6.routing.nxt",
@@ -80,29 +70,29 @@ def srh_frames(path: Path, limit: int = 3) -> list[PacketResult]:
 
 
 def test_pdml_literal_tree() -> None:
-    root = pdml_tree(ET.fromstring(PDML), frame_len=78)
+    root = wireshark.pdml_tree(ET.fromstring(PDML), frame_len=78)
     assert [c.field for c in root.children] == ["frame", "ipv6"]  # geninfo left out
     frame, ipv6 = root.children
     assert frame.children[0].offset == -1  # size 0: no bytes to highlight
-    srh = find(root, "ipv6.routing")
+    srh = wireshark.find(root, "ipv6.routing")
     assert srh is not None and (srh.offset, srh.length) == (54, 24)
     assert [c.field for c in srh.children] == ["ipv6.routing.segleft", "ipv6.routing.srh.addr"]
     assert srh.children[0].label == "Segments Left: 0"
     assert srh.children[1].label == "fc00::1"  # no showname: show
     bad, elsewhere = ipv6.children[1:]
     assert bad.offset == -1 and elsewhere.offset == -1  # no number, past the frame's end
-    assert [line.strip() for line in render_lines(srh)] == [
+    assert [line.strip() for line in wireshark.render_lines(srh)] == [
         "Routing Header for IPv6 (Segment Routing)  [54+24]", "Segments Left: 0  [57+1]",
         "fc00::1  [62+16]"]
-    d = node_dict(srh)
+    d = wireshark.node_dict(srh)
     assert d["pos"] == 54 and d["children"][0] == {  # type: ignore[index]
         "label": "Segments Left: 0", "name": "ipv6.routing.segleft", "pos": 57, "size": 1}
-    assert "pos" not in node_dict(bad)
+    assert "pos" not in wireshark.node_dict(bad)
 
 
 def test_pdml_bounded_depth() -> None:
     deep = "<field name='f' show='x' pos='0' size='1'>" * 100 + "</field>" * 100
-    root = pdml_tree(ET.fromstring(f"<packet><proto name='p'>{deep}</proto></packet>"))
+    root = wireshark.pdml_tree(ET.fromstring(f"<packet><proto name='p'>{deep}</proto></packet>"))
     depth = max(d for d, _ in root.walk())
     assert depth <= 34
 
@@ -115,17 +105,17 @@ def test_srh_fields_sit_where_srinspect_decodes_them(path: Path) -> None:
         pytest.skip(f"{path.name}: no SRH frame")
     for result in results:
         ours = packet_tree(result, Profile.RFC8754)
-        theirs = full_dissection(result.frame)
-        srh = find(ours, "srh")
-        ws = find(theirs, "ipv6.routing")
+        theirs = wireshark.full_dissection(result.frame)
+        srh = wireshark.find(ours, "srh")
+        ws = wireshark.find(theirs, "ipv6.routing")
         assert srh is not None and ws is not None, f"frame {result.frame.number}"
         assert ws.offset == srh.offset == result.srh.offset
         for mine, tshark_name in SRH_FIELDS.items():
             a = next(n for n in srh.children if n.field == mine)
-            b = find(ws, tshark_name)
+            b = wireshark.find(ws, tshark_name)
             assert b is not None, (path.name, result.frame.number, tshark_name)
             assert (b.offset, b.length) == (a.offset, a.length), (mine, result.frame.number)
-        seg_left = find(ws, "ipv6.routing.segleft")
+        seg_left = wireshark.find(ws, "ipv6.routing.segleft")
         assert seg_left is not None
         assert seg_left.offset == result.srh.offset + 3
         assert result.frame.data[seg_left.offset] == result.srh.segments_left
@@ -140,17 +130,17 @@ def test_srh_fields_sit_where_srinspect_decodes_them(path: Path) -> None:
 
 @needs_tshark
 def test_time_limit_stops_tshark() -> None:
-    result = srh_frames(REPO / "pcaps" / "kernel-encap.pcap", 1)[0]
-    with pytest.raises(DissectTimeout, match="longer than"):
-        full_dissection(result.frame, timeout=0.001)
+    result = srh_frames(PCAPS / "kernel-encap.pcap", 1)[0]
+    with pytest.raises(wireshark.DissectTimeout, match="longer than"):
+        wireshark.full_dissection(result.frame, timeout=0.001)
 
 
 def test_tshark_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    result = srh_frames(REPO / "pcaps" / "kernel-encap.pcap", 1)[0]
-    with pytest.raises(TsharkMissing) as info:
-        full_dissection(result.frame)
-    assert isinstance(info.value, DissectError)
+    result = srh_frames(PCAPS / "kernel-encap.pcap", 1)[0]
+    with pytest.raises(wireshark.TsharkMissing) as info:
+        wireshark.full_dissection(result.frame)
+    assert isinstance(info.value, wireshark.DissectError)
     assert "\n" not in str(info.value) and "tshark is not installed" in str(info.value)
 
 
@@ -163,7 +153,7 @@ def test_garbage_frame_does_not_raise() -> None:
 
     for data in (b"", b"\x00", bytes(range(256)) * 3):
         try:
-            root = full_dissection(Frame(7, 0.0, 1, data, len(data)))
-        except DissectError:
+            root = wireshark.full_dissection(Frame(7, 0.0, 1, data, len(data)))
+        except wireshark.DissectError:
             continue
         assert isinstance(root, Node)
