@@ -250,6 +250,12 @@ def write_pcapng(path: Path, frames: Iterable[Frame], comment_every: int = 13) -
 
 
 @pytest.fixture(scope="session")
+def make_pcapng() -> Callable[..., Path]:
+    """``make_pcapng(path, frames, comment_every=13)``: ``write_pcapng``."""
+    return write_pcapng
+
+
+@pytest.fixture(scope="session")
 def make_pcap() -> Callable[..., bytes]:
     """``make_pcap(frames, linktype=1)``: the bytes of a classic pcap holding ``frames``."""
     return pcap_bytes

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_pcapng
 
 from srinspect.audit import report as report_module
 from srinspect.audit.pool import audit_parallel, plan
@@ -47,8 +46,6 @@ def _pcap(tmp_path: Path, n: int = 3000) -> Path:
     return path
 
 
-def _pcapng(tmp_path: Path, n: int = 3000) -> Path:
-    return write_pcapng(tmp_path / "many.pcapng", _frames(n))
 
 
 def _same(paths: list[str], workers: int = 2, **kw: object) -> dict[str, object]:
@@ -59,9 +56,10 @@ def _same(paths: list[str], workers: int = 2, **kw: object) -> dict[str, object]
     return seq
 
 
-@pytest.mark.parametrize("maker", [_pcap, _pcapng])
-def test_units_tile_and_report_is_identical(tmp_path: Path, maker) -> None:
-    path = maker(tmp_path)
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_units_tile_and_report_is_identical(tmp_path: Path, kind: str, make_pcapng) -> None:
+    path = _pcap(tmp_path) if kind == "pcap" else make_pcapng(tmp_path / "many.pcapng",
+                                                              _frames(3000))
     units = plan([str(path)], 2, MIN_UNIT)
     assert len(units) >= 4  # several boundaries really are crossed
     rep = _same([str(path)], 4)
@@ -76,11 +74,11 @@ def test_max_findings_keeps_counts_exact(tmp_path: Path) -> None:
     assert rep["summary"]["findings"] > 10  # type: ignore[index]
 
 
-def test_several_files_and_gzip_keep_order(tmp_path: Path) -> None:
+def test_several_files_and_gzip_keep_order(tmp_path: Path, make_pcapng) -> None:
     a = _pcap(tmp_path)
     b = tmp_path / "b.pcap.gz"
     b.write_bytes(gzip.compress(a.read_bytes()))
-    c = _pcapng(tmp_path, 500)
+    c = make_pcapng(tmp_path / "many.pcapng", _frames(500))
     rep = _same([str(a), str(b), str(c)], 2)
     assert [f["file"] for f in rep["files"]] == [str(a), str(b), str(c)]  # type: ignore[index]
 

@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import write_pcapng
 
 distributed = pytest.importorskip("distributed", reason="needs srinspect[dask]")
 
@@ -92,10 +91,6 @@ def _pcap(path: Path, n: int = 3000) -> Path:
     return path
 
 
-def _pcapng(path: Path, n: int = 2000) -> Path:
-    return write_pcapng(path, _frames(n))
-
-
 def _unsupported_linktype(path: Path, n: int = 3000) -> Path:
     """Link type 147 (USER0): frames counted and skipped, one note in the file report."""
     with path.open("wb") as f:
@@ -107,7 +102,7 @@ def _unsupported_linktype(path: Path, n: int = 3000) -> Path:
 
 
 @pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def captures(tmp_path_factory: pytest.TempPathFactory, make_pcapng) -> list[str]:
     """One multi-file run: split pcap and pcapng, gzip and small files (whole units), a cut
     file and one with garbage in the middle (units do not tile: re-audited whole), and an
     unsupported link type (re-audited whole for its note)."""
@@ -115,7 +110,7 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     big = _pcap(d / "a-big.pcap")
     gz = d / "b-big.pcap.gz"
     gz.write_bytes(gzip.compress(big.read_bytes()))
-    ng = _pcapng(d / "c-many.pcapng")
+    ng = make_pcapng(d / "c-many.pcapng", _frames(2000))
     small = _pcap(d / "d-small.pcap", 40)
     data = big.read_bytes()
     cut = d / "e-cut.pcap"
