@@ -39,8 +39,9 @@ from .srh import (
     TLV_HMAC,
 )
 
-#: ``Inspector.skim_mode`` bits: the draft-04 profile; C-SID formats are configured (then
-#: the RFC 9800 rules may fire on any address, and the pre-filter calls no SRH clean).
+#: The pre-filter's ``mode`` bits, set by engine.AuditEngine: the draft-04 profile; C-SID
+#: formats are configured (then the RFC 9800 rules may fire on any address, and the
+#: pre-filter calls no SRH clean).
 SKIM_DRAFT04 = 1
 SKIM_CSID = 2
 

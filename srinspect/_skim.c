@@ -171,8 +171,8 @@ static Py_ssize_t simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int
     return segments_clean(d, segments, listed) ? tlv : -2;
 }
 
-/* What Inspector.feed(frame, detail=False) would do with this frame, without objects.
- * ``mode`` is Inspector.skim_mode: SKIM_DRAFT04 for the draft-04 profile; SKIM_CSID when
+/* What the audit engine's Python path (engine.AuditEngine) would do with this frame,
+ * without objects. ``mode`` comes from the engine: SKIM_DRAFT04 for the draft-04 profile; SKIM_CSID when
  * C-SID formats are configured, when the RFC 9800 rules may fire on any address, so no SRH
  * packet is clean here and none is batched: all of them go to the validator. ``*ipv6``
  * gets the IPv6 header offset, ``*tlv`` what simple_srh said (for an SRH-bound SLOW). */
@@ -190,7 +190,7 @@ static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int mode,
     return *tlv == -1 ? CLEAN_SRH : SLOW;
 }
 
-/* A SLOW frame that is a simple draft-04 HMAC SRH (Inspector.feed -> fast_hmac) goes into
+/* A SLOW frame that is a simple draft-04 HMAC SRH (the engine's HMAC batch) goes into
  * ``batch`` as (frame number, frame bytes, IPv6 offset, HMAC TLV offset) instead of stopping
  * the skim: Python verifies a batch in one tight loop. 1 taken, 0 not, -1 error. */
 static int batch_hmac(PyObject *batch, Py_ssize_t number, const uint8_t *d, Py_ssize_t n,
@@ -222,7 +222,7 @@ static int consume(counts_t *c, int linktype, const uint8_t *d, Py_ssize_t n, in
     if (v == SLOW) {
         int took = batch_hmac(batch, number + c->records + 1, d, n, off, tlv);
         if (took <= 0) return took;
-        v = CLEAN_SRH; /* counted as Inspector.feed counts a fast HMAC packet */
+        v = CLEAN_SRH; /* counted as the engine counts a batched HMAC packet */
     }
     count(c, v);
     return 1;
