@@ -21,7 +21,6 @@ ends while the capture is lost.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -29,14 +28,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TextIO
 
 from ..errors import CaptureFormatError
 from ..flows.decoder import FlowDecoder, FlowMonitor
-from ..flows.events import PROTO_NAMES, FlowEvent, addr_text
+from ..flows.events import FlowEvent
 from ..flows.linkload import LinkLoad, segment_pairs
-from ..flows.table import Flow, FlowTable, SrInfo
+from ..flows.table import Flow, FlowTable
 from ..inspector import Inspector
+from ..sinks.flow_events import EventWriter
+from ..sinks.flows_json import links_list, pairs_list, render_flows_json
+from ..sinks.flows_text import render_flows_text
 from ..sinks.metrics import (
     FaultCounter,
     MetricsError,
@@ -68,6 +69,7 @@ from .options import (
     load_csid,
     load_keys,
     load_locators,
+    open_capture_or_say,
     positive,
 )
 
@@ -75,8 +77,6 @@ from .options import (
 #: output): ended by a fault with --no-resume, or --duration ran out during an outage.
 #: The same value as the usage/capture error status, which it is a case of.
 EXIT_CAPTURE = EXIT_USAGE
-#: Capture events listed under the ``flows`` table (the JSON has up to the source's history).
-NOTE_EVENTS = 20
 
 SORT_KEYS: dict[str, Callable[[Flow], object]] = {
     "packets": lambda f: (-f.packets, f.id),
@@ -87,62 +87,60 @@ SORT_KEYS: dict[str, Callable[[Flow], object]] = {
 }
 
 
-_positive = positive
-_count = count
+FLOWS_DESCRIPTION = (
+    "Group SRv6 packets into flows keyed on outer source, final destination (Segment "
+    "List[0]) and inner 5-tuple, and print the table at the end of the capture (end of file, "
+    "--duration, or Ctrl-C for live capture): per flow its segment list, packets, bytes, "
+    "rates, path changes, findings and HMAC status; link load per interface and per segment "
+    "pair.")
+WATCH_DESCRIPTION = (
+    "Headless event stream for scripts: one line per event, JSON with --format jsonl. "
+    "Events: start, flow-new, path-change, finding, flow-end, stats (every --stats-interval "
+    "seconds of capture time, or wall time when live or replaying; a final one with drop "
+    "counts); live also capture-error (an interface down or deleted, dumpcap ended: the flow "
+    "table is kept and the capture retried) and capture-resumed. Consumers should ignore "
+    "event kinds they do not know.")
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    flows = _flow_view(sub, "flows", "SRv6 flow table: segment paths, counters, rates, path "
+                       "changes", FLOWS_DESCRIPTION, "the table is printed first")
+    flows.add_argument("--format", choices=("text", "json"), default="text")
+    flows.add_argument("--sort", choices=tuple(SORT_KEYS), default="packets",
+                       help="order of the flows in the output (default packets)")
+    flows.add_argument("--top", type=count, metavar="N", help="show only the first N flows")
+    flows.set_defaults(func=cmd_flows)
+
+    watch = _flow_view(sub, "watch", "stream flow events (flow-new, path-change, finding, "
+                       "stats) as lines", WATCH_DESCRIPTION, "the final stats are written first")
+    watch.add_argument("--format", choices=("text", "jsonl"), default="text")
+    watch.add_argument("--stats-interval", type=positive, default=1.0, metavar="S",
+                       help="seconds between stats events (default 1)")
+    watch.add_argument("--no-stats", action="store_true", help="no periodic stats events")
+    add_metrics_options(watch)
+    watch.set_defaults(func=cmd_watch)
+
+
+def _flow_view(sub: argparse._SubParsersAction, name: str, summary: str,  # type: ignore[type-arg]
+               description: str, written: str) -> argparse.ArgumentParser:
+    """The parser of ``flows`` or ``watch`` with the options they share; ``written`` says
+    what is output before the exit status of a lost capture."""
+    p = sub.add_parser(
+        name, help=summary, description=description,
+        epilog="Exit codes: 0 ok (also after Ctrl-C, and after capture faults the capture "
+               "recovered from), 2 usage, capture or input error, or the live capture was "
+               f"lost at the end (--no-resume, or --duration during an outage; {written}).")
     add_source_options(
         p, read_help="read a capture file (pcap/pcapng, gzip, - for stdin)",
         interface_help="capture live on IFACE (repeatable: one capture with all of them); "
                        "needs dumpcap and root or capture capabilities")
-    p.add_argument("--duration", type=_positive, metavar="S",
+    p.add_argument("--duration", type=positive, metavar="S",
                    help="stop after S seconds (wall time when live/replaying, capture time "
                         "when reading a file)")
     add_flow_table_options(p, idle_timeout=60.0)
     add_profile_and_keys(p)
     add_locator_options(p)
-
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    flows = sub.add_parser(
-        "flows", help="SRv6 flow table: segment paths, counters, rates, path changes",
-        description="Group SRv6 packets into flows keyed on outer source, final destination "
-                    "(Segment List[0]) and inner 5-tuple, and print the table at the end of "
-                    "the capture (end of file, --duration, or Ctrl-C for live capture): "
-                    "per flow its segment list, packets, bytes, rates, path changes, "
-                    "findings and HMAC status; link load per interface and per segment pair.",
-        epilog="Exit codes: 0 ok (also after Ctrl-C, and after capture faults the capture "
-               "recovered from), 2 usage, capture or input error, or the live capture was "
-               "lost at the end (--no-resume, or --duration during an outage; the table "
-               "is printed first).")
-    _add_common(flows)
-    flows.add_argument("--format", choices=("text", "json"), default="text")
-    flows.add_argument("--sort", choices=tuple(SORT_KEYS), default="packets",
-                       help="order of the flows in the output (default packets)")
-    flows.add_argument("--top", type=_count, metavar="N", help="show only the first N flows")
-    flows.set_defaults(func=cmd_flows)
-
-    watch = sub.add_parser(
-        "watch", help="stream flow events (flow-new, path-change, finding, stats) as lines",
-        description="Headless event stream for scripts: one line per event, JSON with "
-                    "--format jsonl. Events: start, flow-new, path-change, finding, flow-end, "
-                    "stats (every --stats-interval seconds of capture time, or wall time "
-                    "when live or replaying; a final one with drop counts); live also "
-                    "capture-error (an interface down or deleted, dumpcap ended: the flow "
-                    "table is kept and the capture retried) and capture-resumed. Consumers "
-                    "should ignore event kinds they do not know.",
-        epilog="Exit codes: 0 ok (also after Ctrl-C, and after capture faults the capture "
-               "recovered from), 2 usage, capture or input error, or the live capture was "
-               "lost at the end (--no-resume, or --duration during an outage; the final "
-               "stats are written first).")
-    _add_common(watch)
-    watch.add_argument("--format", choices=("text", "jsonl"), default="text")
-    watch.add_argument("--stats-interval", type=_positive, default=1.0, metavar="S",
-                       help="seconds between stats events (default 1)")
-    watch.add_argument("--no-stats", action="store_true", help="no periodic stats events")
-    add_metrics_options(watch)
-    watch.set_defaults(func=cmd_watch)
+    return p
 
 
 # --- running a source through the monitor ---------------------------------------------------
@@ -337,11 +335,27 @@ class Session:
             return EXIT_CAPTURE
         return EXIT_OK
 
-    def links_list(self, now: float) -> list[dict[str, object]]:
-        return [r.to_dict() for r in self.links.links(now)]
-
-    def pairs_list(self, now: float) -> list[dict[str, object]]:
-        return [p.to_dict() for p in segment_pairs(self.table.paths(), now)]
+    def stats_record(self, now: float, final: bool = False) -> dict[str, object]:
+        """``watch``'s stats event at ``now``; the final one adds drops, segment pairs and
+        the capture faults."""
+        record: dict[str, object] = {
+            "event": "stats", "ts": now, "frames": self.decoder.frames,
+            "srv6_packets": self.decoder.srv6, "flows": len(self.table), **{
+                k: v for k, v in self.table.stats().items() if k not in ("flows", "packets")},
+            "links": links_list(self.links, now),
+        }
+        if final:
+            drops = self.source.drops()
+            record["final"] = True
+            record["interrupted"] = self.interrupted
+            record["drops"] = [d.to_dict() for d in drops] if drops else None
+            record["segment_pairs"] = pairs_list(self.table, now)
+            faults = self.faults_dict()
+            if faults is not None:
+                record["capture_errors"] = faults["errors"]
+                record["captures"] = faults["captures"]
+                record["capture_lost"] = faults["lost_at_end"]
+        return record
 
     def metrics(self, now: float, top: int, faults: FaultCounter) -> MetricsSnapshot:
         """What a Prometheus scrape reports now (built in the capture thread)."""
@@ -360,13 +374,8 @@ class Session:
 
 
 def _run_command(args: argparse.Namespace, body: Callable[[Source], int]) -> int:
-    try:
-        source = open_source(args)
-    except CaptureError as exc:
-        print(f"srinspect: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CaptureFormatError as exc:
-        print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
+    source = open_capture_or_say(args, lambda: open_source(args))
+    if source is None:
         return EXIT_USAGE
     if isinstance(source, LiveSource):
         # dumpcap has written its header, so it has opened every interface: say so (like
@@ -415,15 +424,9 @@ def cmd_flows(args: argparse.Namespace) -> int:
         flows = sorted(session.table, key=SORT_KEYS[args.sort])
         if args.top:
             flows = flows[: args.top]
-        out = sys.stdout
-        if args.format == "json":
-            data = {"capture": session.capture_dict(now), "table": session.table.stats(),
-                    "now": now, "flows": [f.to_dict(now, session.name) for f in flows],
-                    "links": session.links_list(now), "segment_pairs": session.pairs_list(now)}
-            out.write(json.dumps(data, indent=2) + "\n")
-        else:
-            out.write(render_flows_text(session, flows, now))
-        out.flush()
+        render = render_flows_json if args.format == "json" else render_flows_text
+        sys.stdout.write(render(session, flows, now))
+        sys.stdout.flush()
         _warn_drops(source.drops())
         return status or session.capture_status()
 
@@ -435,279 +438,6 @@ def _warn_drops(drops: list[InterfaceDrops]) -> None:
         if d.dropped:
             print(f"srinspect: warning: {d.interface}: the capture dropped {d.dropped} of "
                   f"{d.received} packets ({d.origin}); counts are low", file=sys.stderr)
-
-
-def _ts(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
-
-
-def _si(value: float, unit: str) -> str:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.1f} {prefix}{unit}"
-    return f"{value:.1f} {unit}" if value % 1 else f"{int(value)} {unit}"
-
-
-def _endpoint(addr: bytes, port: int | None, proto: int) -> str:
-    text = addr_text(addr)
-    if proto in (6, 17, 132, 136):
-        shown = "?" if port is None else port  # cut off by the capture: unknown
-        return f"[{text}]:{shown}" if ":" in text else f"{text}:{shown}"
-    return text
-
-
-def flow_title(flow: Flow) -> str:
-    src, final, isrc, idst, proto, sport, dport = flow.key
-    name = PROTO_NAMES.get(proto, f"proto {proto}" if proto >= 0 else "proto ?")
-    extra = (f" type {_known(sport)} code {_known(dport)}" if proto in (1, 58) else "")
-    if isrc:
-        return (f"{name} {_endpoint(isrc, sport, proto)} -> {_endpoint(idst, dport, proto)}"
-                f"{extra}  (encapsulated by {addr_text(src)})")
-    return (f"{name} {_endpoint(src, sport, proto)} -> {_endpoint(final, dport, proto)}"
-            f"{extra}  (inline SRH)")
-
-
-def _known(value: int | None) -> str:
-    """A field the capture may have cut off: ``?`` rather than an invented value."""
-    return "?" if value is None else str(value)
-
-
-def _path_text(segments: tuple[bytes, ...], active: bytes | None = None) -> str:
-    return " > ".join(addr_text(s) + ("*" if s == active else "") for s in reversed(segments))
-
-
-def _path_of(segments: tuple[bytes, ...], info: SrInfo) -> str:
-    if not info.list_captured:
-        return f"{addr_text(info.active)}* (segment list not captured)"
-    return _path_text(segments, info.active)
-
-
-def _srh_text(info: SrInfo) -> str:
-    """The SRH fields of a flow's latest packet; ``?`` for those the capture cut off."""
-    if not info.has_srh:
-        return "no SRH (SID in the DA)"
-    flags = "?" if info.flags is None else f"0x{info.flags:02x}"
-    return f"SL {_known(info.segments_left)}, flags {flags}, tag {_known(info.tag)}"
-
-
-def _faults_text(faults: dict[str, object] | None) -> list[str]:
-    """The note on capture interruptions under the ``flows`` header (none: no lines)."""
-    if not faults or not faults["errors"]:
-        return []
-    events: list[dict[str, object]] = faults["events"]  # type: ignore[assignment]
-    lost: list[str] = faults["lost_at_end"]  # type: ignore[assignment]
-    errors = faults["errors"]
-    state = (f"not capturing {', '.join(lost)} at the end" if lost
-             else "capturing everything at the end")
-    lines = [f"  capture interrupted: {errors} capture error{'s' if errors != 1 else ''}, "
-             f"{faults['captures']} dumpcap run{'s' if faults['captures'] != 1 else ''}; "
-             f"{state}; the table holds every packet captured"]
-    shown = events[-NOTE_EVENTS:]
-    if len(events) > len(shown):
-        lines.append(f"    ({len(events) - len(shown)} earlier capture events not listed)")
-    for ev in shown:
-        when = _ts(ev["ts"])  # type: ignore[arg-type]
-        if ev["event"] == "capture-error":
-            lines.append(f"    {when} lost {ev['interface']}: {ev['message']}")
-        else:
-            lines.append(f"    {when} resumed {ev['interface']} after "
-                         f"{ev['lost_for'] or 0.0:.1f} s")
-    return lines
-
-
-def render_flows_text(session: Session, flows: list[Flow], now: float) -> str:
-    table = session.table
-    cap = session.capture_dict(now)
-    lines = []
-    span = ""
-    if session.first_ts is not None and session.last_ts is not None:
-        span = f", {session.last_ts - session.first_ts:.3f} s of capture"
-    lines.append(f"srinspect flows: {cap['source']}{' (live)' if cap['live'] else ''}{span}")
-    lines.append(f"  {cap['frames']} frames, {cap['srv6_packets']} SRv6 packets, "
-                 f"{len(table)} flows shown of {table.created} seen "
-                 f"({table.expired} expired idle, {table.evicted} evicted at "
-                 f"--max-flows {table.max_flows}), {table.path_changes} path changes")
-    if cap["ip_in_ipv6_not_srv6"]:
-        where = (f"in no locator ({', '.join(cap['locators'])})"  # type: ignore[arg-type]
-                 if cap["locators"] else "no --locator given")
-        lines.append(f"  {cap['ip_in_ipv6_not_srv6']} IP-in-IPv6 packets without an SRH "
-                     f"counted as tunnels, not SRv6 (destination {where})")
-    drops = session.source.drops()
-    if drops:
-        lines.append("  capture drops: " + ", ".join(
-            f"{d.interface} {d.dropped if d.dropped is not None else '?'} of "
-            f"{d.received if d.received is not None else '?'}" for d in drops)
-            + "".join(f" ({d.detail['captures_unreported']} of {d.detail['captures']} dumpcap "
-                      f"runs did not report its drops)"
-                      for d in drops[:1] if d.detail.get("captures_unreported")))
-    elif cap["live"]:
-        lines.append("  capture drops: not reported (dumpcap did not stop cleanly)")
-    lines.extend(_faults_text(cap["faults"]))  # type: ignore[arg-type]
-    if not flows:
-        lines.append("")
-        lines.append("no SRv6 flows")
-    for flow in flows:
-        info = flow.info
-        pps, bps = flow.rate(now)
-        dur = flow.last_seen - flow.first_seen
-        lines.append("")
-        lines.append(f"#{flow.id} {flow_title(flow)}")
-        lines.append(f"   path     {addr_text(flow.key[0])} > "
-                     f"{_path_of(flow.segments, info)}   [{_srh_text(info)}]")
-        avg = f", avg {_si(flow.packets / dur, 'pkt/s')}" if dur > 0 else ""
-        lines.append(f"   traffic  {flow.packets} pkts, {_si(flow.bytes, 'B')}; now "
-                     f"{_si(pps, 'pkt/s')}, {_si(bps, 'bit/s')}{avg}; "
-                     f"{_ts(flow.first_seen)} - {_ts(flow.last_seen)}")
-        for point in flow.points.values():
-            where = session.name(point.interface)
-            p_info = point.info
-            sl = p_info.segments_left if p_info.segments_left is not None else "-"
-            lines.append(f"   seen on  {where}: {point.packets} pkts, active "
-                         f"{addr_text(p_info.active)}, SL {sl}")
-        if flow.change_count:
-            lines.append(f"   path changes: {flow.change_count}")
-            for ch in flow.changes:
-                lines.append(f"     {_ts(ch.ts)} on {session.name(ch.interface)}: "
-                             f"{_path_text(ch.old)}  =>  {_path_text(ch.new)}")
-        if flow.findings:
-            lines.append("   findings: " + ", ".join(
-                f"{rule} x{n}" for rule, n in sorted(flow.findings.items())))
-        if flow.hmac:
-            lines.append("   hmac: " + ", ".join(f"{s} x{n}" for s, n in flow.hmac.items()))
-    link_rates = session.links.links(now)
-    if link_rates:
-        lines.append("")
-        lines.append("link load (all frames, link layer)")
-        lines.extend(_table(("INTERFACE", "DIR", ">PACKETS", ">BYTES", ">PKT/S", ">BIT/S"), [
-            (r.interface, r.direction, str(r.packets), str(r.bytes), f"{r.pps:.1f}",
-             f"{r.bps:.1f}") for r in link_rates]))
-    pairs = segment_pairs(table.paths(), now)
-    if pairs:
-        lines.append("")
-        lines.append("segment pairs (SRv6 traffic of the flows in the table, IP layer; a "
-                     "flow seen on several links counts once)")
-        lines.extend(_table(("FROM", "TO", ">PACKETS", ">PKT/S", ">BIT/S", ">FLOWS"), [
-            (addr_text(p.a), addr_text(p.b), str(p.packets), f"{p.pps:.1f}", f"{p.bps:.1f}",
-             str(p.flows)) for p in pairs]))
-    return "\n".join(lines) + "\n"
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    """Columns as wide as their widest cell, so a long address never shifts the rest;
-    a header starting with ``>`` is a right-aligned (numeric) column."""
-    names = [h.lstrip(">") for h in header]
-    right = [h.startswith(">") for h in header]
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-
-    def line(cells: tuple[str, ...] | list[str]) -> str:
-        return "  " + " ".join(c.rjust(w) if r else c.ljust(w)
-                               for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
-
-    return [line(names), *(line(r) for r in rows)]
-
-
-# --- watch ----------------------------------------------------------------------------------
-
-
-class EventWriter:
-    """Writes events as JSON lines or one-line text, flushing per batch (for pipes)."""
-
-    def __init__(self, out: TextIO, fmt: str, session: Session) -> None:
-        self.out = out
-        self.jsonl = fmt == "jsonl"
-        self.session = session
-
-    def write(self, record: dict[str, object]) -> None:
-        if self.jsonl:
-            self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
-        else:
-            self.out.write(render_event_text(record) + "\n")
-
-    def events(self, batch: list[FlowEvent]) -> None:
-        for ev in batch:
-            self.write(ev.to_dict(self.session.name))
-        self.out.flush()
-
-    def capture(self, event: CaptureEvent) -> None:
-        self.write(event.to_dict())
-        self.out.flush()
-
-    def stats(self, now: float, final: bool = False) -> None:
-        s = self.session
-        record: dict[str, object] = {
-            "event": "stats", "ts": now, "frames": s.decoder.frames,
-            "srv6_packets": s.decoder.srv6, "flows": len(s.table), **{
-                k: v for k, v in s.table.stats().items() if k not in ("flows", "packets")},
-            "links": s.links_list(now),
-        }
-        if final:
-            drops = s.source.drops()
-            record["final"] = True
-            record["interrupted"] = s.interrupted
-            record["drops"] = [d.to_dict() for d in drops] if drops else None
-            record["segment_pairs"] = s.pairs_list(now)
-            faults = s.faults_dict()
-            if faults is not None:
-                record["capture_errors"] = faults["errors"]
-                record["captures"] = faults["captures"]
-                record["capture_lost"] = faults["lost_at_end"]
-        self.write(record)
-        self.out.flush()
-
-
-def render_event_text(ev: dict[str, object]) -> str:
-    kind = ev["event"]
-    ts = ev.get("ts")
-    head = f"{_ts(ts) if isinstance(ts, float) else '-':<12} {kind:<11}"
-    flow = ev.get("flow")
-    fid = f"#{flow['id']}" if isinstance(flow, dict) else ""
-    if kind == "flow-new" and isinstance(flow, dict):
-        who = (f"{flow['inner_source']} -> {flow['inner_destination']}"
-               if flow["inner_source"] else f"{flow['source']} -> {flow['final_destination']}")
-        return (f"{head} {fid} {flow['protocol_name']} {who} ports {flow['source_port']}/"
-                f"{flow['destination_port']} from {flow['source']} via "
-                f"{' > '.join(ev['path'])} on {ev['interface']}")  # type: ignore[arg-type]
-    if kind == "path-change":
-        return (f"{head} {fid} {' > '.join(ev['old'])}  =>  "  # type: ignore[arg-type]
-                f"{' > '.join(ev['new'])} on {ev['interface']}")  # type: ignore[arg-type]
-    if kind == "finding":
-        return (f"{head} {fid} {ev['severity']} {ev['rule']}: {ev['message']} "
-                f"(frame {ev['frame']}, {ev['interface']})")
-    if kind == "flow-end":
-        return f"{head} {fid} {ev['reason']} after {ev['packets']} pkts, {ev['bytes']} B"
-    if kind == "stats":
-        links = "; ".join(f"{lk['interface']} {lk['direction']} {_si(lk['pps'], 'pkt/s')} "
-                          f"{_si(lk['bps'], 'bit/s')}"
-                          for lk in ev.get("links", []))  # type: ignore[union-attr]
-        text = (f"{head} frames {ev['frames']}, SRv6 {ev['srv6_packets']}, flows {ev['flows']}"
-                f" (evicted {ev['evicted']})" + (f" | {links}" if links else ""))
-        if ev.get("final"):
-            drops = ev.get("drops")
-            if isinstance(drops, list):
-                text += " | drops " + ", ".join(f"{d['interface']} {d['dropped']}"
-                                                for d in drops)
-            else:
-                text += " | drops unknown"
-            if ev.get("capture_errors"):
-                lost = ev.get("capture_lost")
-                text += (f" | {ev['capture_errors']} capture errors, "
-                         + (f"lost {', '.join(lost)} at the end" if lost  # type: ignore[arg-type]
-                            else "capturing at the end"))
-        return text
-    if kind == "capture-error":
-        return (f"{head} {ev['interface']}: {ev['message']}"
-                + ("; retrying" if ev.get("retrying") else ""))
-    if kind == "capture-resumed":
-        lost_for = ev.get("lost_for")
-        return (f"{head} {ev['interface']}: capturing again"
-                + (f" after {lost_for:.1f} s" if isinstance(lost_for, float) else ""))
-    if kind == "start":
-        what = "capturing on" if ev.get("live") else "reading"
-        bpf = f" with filter {ev['filter']!r}" if ev.get("filter") else ""
-        return f"{head} {what} {ev.get('source')}{bpf}"
-    return f"{head} {json.dumps(ev)}"
 
 
 def _start_metrics(args: argparse.Namespace) -> MetricsServer | None:
@@ -752,7 +482,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace, source: Source, server: MetricsServer | None) -> int:
     """Run the event stream over ``source``, publishing metrics when ``server`` is given."""
     session = Session(args, source, events=True)
-    writer = EventWriter(sys.stdout, args.format, session)
+    writer = EventWriter(sys.stdout, args.format, session.name)
     metrics = WatchMetrics(server, session, args.metrics_top) if server is not None else None
     live = isinstance(source, LiveSource)
     started = False
@@ -762,13 +492,12 @@ def _watch(args: argparse.Namespace, source: Source, server: MetricsServer | Non
         running), else with the first frame's time (capture time, like every event)."""
         nonlocal started
         started = True
-        writer.write({"event": "start", "ts": ts, "source": source.name, "live": live,
-                      "filter": args.bpf, "interfaces": list(args.interfaces) or None})
-        sys.stdout.flush()
+        writer.send({"event": "start", "ts": ts, "source": source.name, "live": live,
+                     "filter": args.bpf, "interfaces": list(args.interfaces) or None})
 
     def stats(now: float) -> None:
         if not args.no_stats:
-            writer.stats(now)
+            writer.send(session.stats_record(now))
         if metrics is not None:
             metrics.publish(now)
 
@@ -790,6 +519,6 @@ def _watch(args: argparse.Namespace, source: Source, server: MetricsServer | Non
     now = time.time() if live else (session.last_ts or 0.0)
     if metrics is not None:
         metrics.publish(now)
-    writer.stats(now, final=True)
+    writer.send(session.stats_record(now, final=True))
     _warn_drops(source.drops())
     return status or session.capture_status()

@@ -13,7 +13,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import CaptureFormatError
 from ..sinks.metrics import (
     FaultCounter,
     MetricsError,
@@ -33,16 +32,14 @@ from .options import (
     count,
     load_keys,
     load_locators,
+    open_capture_or_say,
     positive,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tui.engine import MonitorEngine
     from ..tui.feeds import Feed
-
-_positive = positive
-_count = count
-
+    from ..tui.lab import LabMap
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -63,11 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--lab", action="store_true",
                      help="attach to every link of the running SRv6 lab (srinspect lab up) "
                           "and draw its topology with per-direction utilisation")
-    p.add_argument("--max-packets", type=_count, default=100_000, metavar="N",
+    p.add_argument("--max-packets", type=count, default=100_000, metavar="N",
                    help="packets kept for the packet list, hex view and save (ring buffer, "
                         "default 100000)")
     add_flow_table_options(p, idle_timeout=300.0)
-    p.add_argument("--refresh", type=_positive, default=0.2, metavar="S",
+    p.add_argument("--refresh", type=positive, default=0.2, metavar="S",
                    help="seconds between screen refreshes (default 0.2)")
     add_profile_and_keys(p)
     add_locator_options(p)
@@ -97,10 +94,6 @@ class MonitorMetrics:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from ..sources import CaptureError
-    from ..tui.feeds import file_source, live_feed
-    from ..tui.lab import LabMap, LabUnavailable, load_lab
-
     try:
         address = parse_address(args.metrics) if args.metrics else None
     except MetricsError as exc:
@@ -108,31 +101,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     keyring = load_keys(args)
     locators = load_locators(args)
-    lab: LabMap | None = None
-    feed: Feed
-    try:
-        if args.lab:
-            try:
-                lab = load_lab()
-            except LabUnavailable as exc:
-                print(f"srinspect: --lab: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-            feed = live_feed(lab.capture_specs(), bpf=args.bpf, snaplen=args.snaplen,
-                             buffer_mb=args.buffer_mb, resume=not args.no_resume)
-        elif args.interfaces:
-            feed = live_feed(args.interfaces, bpf=args.bpf, snaplen=args.snaplen,
-                             buffer_mb=args.buffer_mb, resume=not args.no_resume)
-        elif args.read:
-            feed = file_source(args.read, bpf=args.bpf, replay=args.replay, speed=args.speed)
-        else:
-            print("srinspect: monitor needs -r PCAP, -i IFACE or --lab", file=sys.stderr)
-            return EXIT_USAGE
-    except CaptureError as exc:
-        print(f"srinspect: {exc}", file=sys.stderr)
+    opened = open_capture_or_say(args, lambda: _open_feed(args))
+    if opened is None:
         return EXIT_USAGE
-    except CaptureFormatError as exc:
-        print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    feed, lab = opened
 
     from ..tui.app import MonitorApp
 
@@ -166,3 +138,27 @@ def cmd_monitor(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _open_feed(args: argparse.Namespace) -> tuple[Feed, LabMap | None]:
+    """The feed the arguments ask for, and the lab with ``--lab``; CaptureError says why
+    there is none (before the UI takes the terminal over)."""
+    from ..sources import CaptureError
+    from ..tui.feeds import file_source, live_feed
+    from ..tui.lab import LabUnavailable, load_lab
+
+    lab: LabMap | None = None
+    if args.lab:
+        try:
+            lab = load_lab()
+        except LabUnavailable as exc:
+            raise CaptureError(f"--lab: {exc}") from exc
+        specs = lab.capture_specs()
+    elif args.interfaces:
+        specs = args.interfaces
+    elif args.read:
+        return file_source(args.read, bpf=args.bpf, replay=args.replay, speed=args.speed), None
+    else:
+        raise CaptureError("monitor needs -r PCAP, -i IFACE or --lab")
+    return live_feed(specs, bpf=args.bpf, snaplen=args.snaplen, buffer_mb=args.buffer_mb,
+                     resume=not args.no_resume), lab

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import TextIO, TypeVar
 
 from ..csid import CsidFormats, build_formats, parse_format
+from ..errors import CaptureFormatError
 from ..keys import Keyring, build_keyring
 from ..locators import ConfigError, Locators, build_locators, locator_arg
 from ..rules import PACKET_PROFILES, Profile
+from ..sources import CaptureError
+
+T = TypeVar("T")
 
 
 def positive(text: str) -> float:
@@ -164,6 +169,18 @@ def load_keys(args: argparse.Namespace) -> Keyring:
     for warning in ring.warnings:
         print(f"srinspect: warning: {warning}", file=sys.stderr)
     return ring
+
+
+def open_capture_or_say(args: argparse.Namespace, opener: Callable[[], T]) -> T | None:
+    """``opener()`` (a capture source or feed), or None after saying on stderr why it cannot
+    be opened (the caller exits 2): flows, watch and monitor word this alike."""
+    try:
+        return opener()
+    except CaptureError as exc:
+        print(f"srinspect: {exc}", file=sys.stderr)
+    except CaptureFormatError as exc:
+        print(f"srinspect: {args.read}: {exc}", file=sys.stderr)
+    return None
 
 
 def open_out(path: str | None) -> TextIO:

@@ -529,7 +529,7 @@ def test_segment_pairs_count_a_flow_seen_on_three_links_once() -> None:
 
 
 def test_flows_text_columns_fit_long_addresses() -> None:
-    from srinspect.cli.flows import _table
+    from srinspect.sinks.flows_text import _table
 
     rows = [("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", "fc00::1", "12"), ("a", "b", "3")]
     lines = _table(("FROM", "TO", ">PACKETS"), rows)

@@ -18,7 +18,6 @@ from srinspect.build import (
     udp4,
     vlan_tag,
 )
-from srinspect.cli.flows import flow_title
 from srinspect.dissect import packet_dict, packet_tree, render_tree
 from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
@@ -27,6 +26,7 @@ from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.ipv6 import Ipv4
 from srinspect.rules import Profile
+from srinspect.sinks.flows_text import flow_title
 from srinspect.sources import open_capture
 from srinspect.srh import SrhSpec
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from rich.text import Text
 from textual.widgets import Static
 
+from srinspect.sinks.flows_text import wall_clock
 from srinspect.tui import fmt
 from srinspect.tui.engine import FlowRow
 from srinspect.tui.lab import LabMap
-
-
-def _ts(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
 
 
 class FlowInfo(Static):
@@ -46,7 +42,7 @@ def render_flow(r: FlowRow | None, names: Mapping[bytes, str], flash: bool = Fal
     if r.change_count:
         out.append(f"Path changes ({r.change_count}):\n", style="bold yellow")
         for c in reversed(r.changes):
-            out.append(f"  {_ts(c.ts)}  {fmt.plain_chain(c.old, names)}  =>  ")
+            out.append(f"  {wall_clock(c.ts)}  {fmt.plain_chain(c.old, names)}  =>  ")
             out.append(fmt.plain_chain(c.new, names), style="bold")
             out.append("\n")
     else:
