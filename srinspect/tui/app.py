@@ -35,7 +35,7 @@ from srinspect.locators import Locators
 from srinspect.rules import Profile
 from srinspect.sinks import wireshark
 from srinspect.sources import CaptureError
-from srinspect.tui.dissection import dissect_limited
+from srinspect.tui.dissection import start_dissection
 from srinspect.tui.engine import (
     DEFAULT_MAX_PACKETS,
     FindingRecord,
@@ -46,7 +46,7 @@ from srinspect.tui.engine import (
 from srinspect.tui.feeds import Feed
 from srinspect.tui.filters import Filter, packet_match
 from srinspect.tui.lab import LabMap
-from srinspect.tui.save import default_path, describe, write_records
+from srinspect.tui.save import default_path, describe, save_records
 from srinspect.tui.widgets.dialogs import HelpScreen, SaveScreen
 from srinspect.tui.widgets.filterbox import FilterBox
 from srinspect.tui.widgets.packets import PacketsPane
@@ -309,32 +309,20 @@ class MonitorApp(App[int]):
             return f"flow-{fid}", self.engine.records(lambda r: r.flow_id == fid)
         return "view", list(self.packets_pane.items)
 
-    def save(self, path: str | os.PathLike[str], records: Sequence[PacketRecord]) -> int:
-        """Write ``records`` (any order) oldest first to a pcapng file; returns the count."""
-        try:
-            n = write_records(path, records, self.engine.interface_name)
-        except OSError as exc:
-            self.notify(f"cannot save {path}: {exc.strerror or exc}", severity="error")
-            return 0
-        self.message = f"saved {n} packets to {path}"
-        self.notify(self.message)
-        return n
+    def save(self, path: str | os.PathLike[str], records: Sequence[PacketRecord]) -> None:
+        """Write ``records`` (any order) oldest first to a pcapng file, and say so."""
+        ok, text = save_records(path, records, self.engine.interface_name)
+        if ok:
+            self.message = text
+        self.notify(text, severity="information" if ok else "error")
 
     def action_wireshark(self) -> None:
         """Wireshark's tree of the open packet (pyshark) in the Detail pane, or back to
         srinspect's when it is already shown. A new request cancels one still running."""
         rec = self.packets_pane.wireshark_request(self.dissect_timeout)
         if rec is not None:
-            self._full_dissect(rec)
-
-    @work(thread=True, exclusive=True, group="wireshark", exit_on_error=False)
-    def _full_dissect(self, rec: PacketRecord) -> None:
-        """Off the UI thread; ``exclusive`` cancels the previous request, whose result is
-        then dropped (its tshark stops at its own time limit)."""
-        result = dissect_limited(self.dissector, rec.frame, self.dissect_timeout,
-                                 get_current_worker())
-        if result is not None and not get_current_worker().is_cancelled:
-            self.call_from_thread(self._show_full, rec, result)
+            start_dissection(self, rec.frame, self.dissector, self.dissect_timeout,
+                             lambda result: self._show_full(rec, result))
 
     def _show_full(self, rec: PacketRecord, result: Node | str) -> None:
         if self.packets_pane.show_dissection(rec, result) and isinstance(result, str):

@@ -12,7 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from textual.worker import Worker
+from textual.dom import DOMNode
+from textual.worker import Worker, get_current_worker
 
 from srinspect.dissect import Node
 from srinspect.frame import Frame
@@ -50,3 +51,18 @@ def dissect_limited(dissector: Dissector, frame: Frame, limit: float,
     if box:
         return box[0]
     return f"Wireshark dissection of frame {frame.number} took longer than {limit:g} s; gave up"
+
+
+def start_dissection(node: DOMNode, frame: Frame, dissector: Dissector, limit: float,
+                     done: Callable[[Node | str], None]) -> None:
+    """``dissect_limited`` in a thread worker of ``node``, then ``done(result)`` on the UI
+    thread. Exclusive: a newer request cancels this one, whose result is then dropped (its
+    tshark stops at its own time limit)."""
+
+    def run() -> None:
+        worker = get_current_worker()
+        result = dissect_limited(dissector, frame, limit, worker)
+        if result is not None and not worker.is_cancelled:
+            node.app.call_from_thread(done, result)
+
+    node.run_worker(run, thread=True, exclusive=True, group="wireshark", exit_on_error=False)

@@ -29,6 +29,17 @@ def describe(what: str, count: int) -> str:
     return f"{what.replace('-', ' #')} ({count} packets)"
 
 
+def save_records(path: str | os.PathLike[str], records: Iterable[PacketRecord],
+                 name: Callable[[int], str]) -> tuple[bool, str]:
+    """``write_records``, and what to tell the user: (True, ``saved N packets to PATH``) or
+    (False, why it could not)."""
+    try:
+        n = write_records(path, records, name)
+    except OSError as exc:
+        return False, f"cannot save {path}: {exc.strerror or exc}"
+    return True, f"saved {n} packets to {path}"
+
+
 def write_records(path: str | os.PathLike[str], records: Iterable[PacketRecord],
                   name: Callable[[int], str]) -> int:
     """pcapng of ``records`` in capture order, one IDB per (interface, link type) used.

@@ -28,9 +28,10 @@ import pytest
 
 from srinspect.flows.events import addr_text
 from srinspect.sources import LiveSource, open_capture
-from srinspect.tui.app import MonitorApp, write_records
+from srinspect.tui.app import MonitorApp
 from srinspect.tui.engine import MonitorEngine
 from srinspect.tui.feeds import live_feed
+from srinspect.tui.save import write_records
 from srinspect.tui.widgets.tables import FlowsTable
 
 pytestmark = pytest.mark.netns
