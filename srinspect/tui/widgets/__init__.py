@@ -1,1 +1,2 @@
-"""Widgets of the monitor: virtual tables, packet detail and hex, text panels, dialogs."""
+"""Widgets of the monitor: the tabs (panes), virtual tables, packet detail and hex, text
+panels, the status bar, the filter line, dialogs."""

@@ -1,4 +1,4 @@
-"""Modal screens: help, save-to-file, and a scrollable text (tshark's full dissection)."""
+"""Modal screens: the help and the save-to-file question."""
 
 from __future__ import annotations
 
