@@ -17,7 +17,6 @@ from .srh import ROUTING_HEADER, ROUTING_TYPE_SRH, SRH_FIELDS, SRH_FIXED, Srh, p
 IPV6_FIXED = struct.Struct("!IHBB16s16s")
 IPV4_FIXED = struct.Struct("!BBHHHBBH4s4s")
 PORTS = struct.Struct("!HH")
-_U16 = struct.Struct("!H")
 
 IPV6_HEADER = IPV6_FIXED.size
 # Where the fixed header's fields start (RFC 8200 s3), for the byte-level fast paths (here,
@@ -161,22 +160,25 @@ def walk_short(data: bytes, off: int) -> tuple[int, int, int] | None:
     """
     nh = data[off + NEXT_HEADER_AT]
     upper = off + IPV6_HEADER
+    end = len(data)
     if nh == NH_ROUTING:
-        if upper + SRH_FIXED.size > len(data) or data[upper + _SRH_TYPE_AT] != ROUTING_TYPE_SRH:
+        if upper + _SRH_FIXED_SIZE > end or data[upper + _SRH_TYPE_AT] != ROUTING_TYPE_SRH:
             return None
         nh = data[upper]
         upper += (data[upper + _SRH_LENGTH_AT] + 1) << 3
     elif nh in CHAIN_HEADERS:
         return None
-    plen = _U16.unpack_from(data, off + PAYLOAD_LENGTH_AT)[0]
+    at = off + PAYLOAD_LENGTH_AT
+    plen = data[at] << 8 | data[at + 1]
     limit = off + IPV6_HEADER + plen
-    if limit > len(data):
-        limit = len(data)
+    if limit > end:
+        limit = end
     if plen == 0 or upper > limit:
         return None
     return upper, nh, limit
 
 
+_SRH_FIXED_SIZE = SRH_FIXED.size
 _SRH_TYPE_AT = SRH_FIELDS["routing_type"][0]
 _SRH_LENGTH_AT = SRH_FIELDS["hdr_ext_len"][0]
 
