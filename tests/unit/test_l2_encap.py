@@ -4,20 +4,10 @@ IPv6 or IPv4 packet and transport header, and flows are keyed on that inner 5-tu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from testbed import EXTERNAL  # type: ignore[import-not-found]
 
-from srinspect.build import (
-    ETH_IPV4,
-    NH_ETHERNET,
-    ethernet,
-    inner_udp,
-    ipv4_packet,
-    srv6_packet,
-    udp4,
-    vlan_tag,
-)
+from srinspect import build
 from srinspect.dissect import packet_dict, packet_tree, render_tree
 from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
@@ -30,14 +20,14 @@ from srinspect.sinks.flows_text import flow_title
 from srinspect.sources import open_capture
 from srinspect.srh import SrhSpec
 
-EXTERNAL = Path(__file__).resolve().parents[3] / "shared" / "pcaps-external"
 TCPDUMP_L2 = EXTERNAL / "tcpdump" / "ipv6-srh-ipproto-ether.pcap"
 SEGS = ["2001:db8:f::1", "2001:db8:2::1"]
 
 
 def _l2(frame: bytes, src: str = "2001:db8:a::1") -> Frame:
-    pkt = srv6_packet(src, SrhSpec(SEGS, segments_left=1, next_header=NH_ETHERNET), frame)
-    data = ethernet(pkt)
+    pkt = build.srv6_packet(src, SrhSpec(SEGS, segments_left=1, next_header=build.NH_ETHERNET),
+                            frame)
+    data = build.ethernet(pkt)
     return Frame(1, 0.0, 1, data, len(data))
 
 
@@ -70,10 +60,11 @@ def test_tcpdump_l2_frame_is_decoded_as_tshark_does() -> None:
 
 
 def test_qinq_and_inner_ipv4() -> None:
-    ip4 = ipv4_packet("10.0.0.1", "10.0.0.2", 17,
-                      udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"x"), tos=0xB8, ttl=9)
-    frame = _l2(ethernet(ip4, ETH_IPV4, tags=(vlan_tag(100, tpid=0x88A8),
-                                               vlan_tag(10, pcp=5, dei=1))))
+    ip4 = build.ipv4_packet("10.0.0.1", "10.0.0.2", 17,
+                            build.udp4("10.0.0.1", "10.0.0.2", 40000, 5201, b"x"), tos=0xB8,
+                            ttl=9)
+    frame = _l2(build.ethernet(ip4, build.ETH_IPV4, tags=(build.vlan_tag(100, tpid=0x88A8),
+                                                          build.vlan_tag(10, pcp=5, dei=1))))
     result = _decode(frame)
     assert isinstance(result.inner, Ipv4) and result.inner.ttl == 9
     doc = packet_dict(result, "f", Profile.DRAFT04)
@@ -99,8 +90,8 @@ def test_l2vpn_flows_are_keyed_on_the_inner_5_tuple() -> None:
     table = FlowTable(events=False)
     monitor = FlowMonitor(table, FlowDecoder(Inspector()), LinkLoad())
     for sport in (1000, 2000, 1000):
-        inner = inner_udp("2001:db8:c::1", "2001:db8:c::2", sport=sport)
-        monitor.feed(_l2(ethernet(inner)))
+        inner = build.inner_udp("2001:db8:c::1", "2001:db8:c::2", sport=sport)
+        monitor.feed(_l2(build.ethernet(inner)))
     flows = sorted(table, key=lambda f: f.key[5] or 0)
     assert [(f.key[5], f.packets) for f in flows] == [(1000, 2), (2000, 1)]
     title = flow_title(flows[0])
@@ -108,12 +99,12 @@ def test_l2vpn_flows_are_keyed_on_the_inner_5_tuple() -> None:
 
 
 def test_l2_frame_without_ip_and_cut_frames() -> None:
-    arp = _l2(ethernet(bytes(28), 0x0806))
+    arp = _l2(build.ethernet(bytes(28), 0x0806))
     result = _decode(arp)
     assert result.inner is None and result.l2 is not None
     assert result.l2.get("ethertype") == 0x0806
-    assert key_from_result(result)[4:] == (NH_ETHERNET, 0, 0)  # no ports: nothing to key on
-    whole = _l2(ethernet(inner_udp("2001:db8:c::1", "2001:db8:c::2")))
+    assert key_from_result(result)[4:] == (build.NH_ETHERNET, 0, 0)  # no ports: nothing to key on
+    whole = _l2(build.ethernet(build.inner_udp("2001:db8:c::1", "2001:db8:c::2")))
     srh_end = 14 + 40 + 8 + 32
     for n in range(srh_end, len(whole.data)):
         cut = _decode(Frame(1, 0.0, 1, whole.data[:n], len(whole.data)))
