@@ -34,8 +34,18 @@ def _judge(ok: bool, exp: Expectation, observed: str, detail: str = "") -> Judge
     return Judgement(Verdict.PASS if ok else Verdict.FAIL, exp.describe(), observed, detail)
 
 
+class _OnPort:
+    """``describe`` of the expectations that say what leaves the DUT, and where."""
+
+    what: str
+    port: str
+
+    def describe(self) -> str:
+        return f"{self.what}, on {self.port}"
+
+
 @dataclass(frozen=True)
-class Forwarded:
+class Forwarded(_OnPort):
     """The packet leaves on ``port`` exactly once, equal to ``packet`` except for the
     ``dont_care`` fields (globs over ``fields.packet_fields`` names), every ``checks``
     function returns None, and no ICMP error comes back for it."""
@@ -46,9 +56,6 @@ class Forwarded:
     dont_care: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     index: int = -1
-
-    def describe(self) -> str:
-        return f"{self.what}, on {self.port}"
 
     def evaluate(self, obs: Observation, sent: list[Send]) -> Judgement:
         return _judge_forwarded(self, obs, self.index, self.port, self.checks,
@@ -115,7 +122,7 @@ class ForwardedWith:
 
 
 @dataclass(frozen=True)
-class ForwardedAs:
+class ForwardedAs(_OnPort):
     """Forwarded once on ``port`` as ``transform`` makes the packet sent (``advance``,
     ``decap``... from ``packets.py``): what a correct node does, computed, not written twice."""
 
@@ -125,9 +132,6 @@ class ForwardedAs:
     dont_care: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
     index: int = -1
-
-    def describe(self) -> str:
-        return f"{self.what}, on {self.port}"
 
     def evaluate(self, obs: Observation, sent: list[Send]) -> Judgement:
         expected = self.transform(sent[self.index].data)

@@ -21,20 +21,7 @@ from ..sinks.metrics import (
     from_monitor,
     parse_address,
 )
-from .options import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_flow_table_options,
-    add_locator_options,
-    add_metrics_options,
-    add_profile_and_keys,
-    add_source_options,
-    count,
-    load_keys,
-    load_locators,
-    open_capture_or_say,
-    positive,
-)
+from . import options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tui.engine import MonitorEngine
@@ -52,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         epilog="Keys: / filter, space pause, s save pcapng, w tshark dissection, ? help, "
                "q quit. Exit codes: 0 ok, 2 usage, capture or input error (also a capture "
                "that failed with --no-resume).")
-    src = add_source_options(
+    src = options.add_source_options(
         p, read_help="read a capture file (pcap/pcapng, gzip); loaded in the background "
                      "with progress",
         interface_help="capture live on IFACE (repeatable); NETNS/IFACE captures inside a "
@@ -60,15 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--lab", action="store_true",
                      help="attach to every link of the running SRv6 lab (srinspect lab up) "
                           "and draw its topology with per-direction utilisation")
-    p.add_argument("--max-packets", type=count, default=100_000, metavar="N",
+    p.add_argument("--max-packets", type=options.count, default=100_000, metavar="N",
                    help="packets kept for the packet list, hex view and save (ring buffer, "
                         "default 100000)")
-    add_flow_table_options(p, idle_timeout=300.0)
-    p.add_argument("--refresh", type=positive, default=0.2, metavar="S",
+    options.add_flow_table_options(p, idle_timeout=300.0)
+    p.add_argument("--refresh", type=options.positive, default=0.2, metavar="S",
                    help="seconds between screen refreshes (default 0.2)")
-    add_profile_and_keys(p)
-    add_locator_options(p)
-    add_metrics_options(p)
+    options.add_profile_and_keys(p)
+    options.add_locator_options(p)
+    options.add_metrics_options(p)
     p.set_defaults(func=cmd_monitor)
 
 
@@ -98,12 +85,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         address = parse_address(args.metrics) if args.metrics else None
     except MetricsError as exc:
         print(f"srinspect: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    keyring = load_keys(args)
-    locators = load_locators(args)
-    opened = open_capture_or_say(args, lambda: _open_feed(args))
+        return options.EXIT_USAGE
+    keyring = options.load_keys(args)
+    locators = options.load_locators(args)
+    opened = options.open_capture_or_say(args, lambda: _open_feed(args))
     if opened is None:
-        return EXIT_USAGE
+        return options.EXIT_USAGE
     feed, lab = opened
 
     from ..tui.app import MonitorApp
@@ -120,7 +107,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                                                                args.metrics_top)).start()
             except MetricsError as exc:
                 print(f"srinspect: {exc}", file=sys.stderr)
-                return EXIT_USAGE
+                return options.EXIT_USAGE
         app.run()
     finally:
         if server is not None:
@@ -130,14 +117,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         feed.close()
     if app.capture_error:
         print(f"srinspect: capture error: {app.capture_error}", file=sys.stderr)
-        return EXIT_USAGE
+        return options.EXIT_USAGE
     lost = app.engine.capture_lost()
     if lost and args.no_resume:
         why = "; ".join(f"{name}: {reason}" for name, reason in sorted(lost.items()))
         print(f"srinspect: the capture failed ({why}) and --no-resume was given",
               file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
+        return options.EXIT_USAGE
+    return options.EXIT_OK
 
 
 def _open_feed(args: argparse.Namespace) -> tuple[Feed, LabMap | None]:

@@ -8,16 +8,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from srinspect.frame import Frame
-from srinspect.sources.base import (
-    CaptureError,
-    InterfaceDrops,
-    InterfaceInfo,
-    Progress,
-    Source,
-    Tick,
-)
-from srinspect.sources.health import CaptureEvent
-from srinspect.sources.pcap import make_frame
+
+from .base import CaptureError, InterfaceDrops, InterfaceInfo, Progress, Source, Tick
+from .health import CaptureEvent
+from .pcap import make_frame
 
 _DONE = None  # what a reader thread queues when its source has ended
 

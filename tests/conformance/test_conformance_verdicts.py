@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conformance import packets
 from conformance.case import CaseResult
 from conformance.cases import BY_ID
 from conformance.dut.linux import LinuxDut
@@ -20,16 +21,6 @@ from conformance.expect import Answered, AnyOf, Dropped, Forwarded, IcmpErr, Rat
 from conformance.fields import diff, packet_fields
 from conformance.model import Send, Verdict
 from conformance.observe import BARRIER_SEQ, Captured, classify
-from conformance.packets import (
-    Ctx,
-    advance,
-    dec_hl,
-    decap,
-    encapsulated,
-    inline,
-    make_tag,
-    pop_srh,
-)
 from conformance.runner import judge
 from conformance.score import exit_status, score
 from srinspect.build import ipv6_packet, udp
@@ -89,7 +80,7 @@ def eth(ip: bytes) -> bytes:
 
 
 def tagged(seq: int, dst: str = "2001:db8:f::1", hl: int = 64) -> bytes:
-    payload = make_tag(NONCE, 1, seq) + b"x" * 8
+    payload = packets.make_tag(NONCE, 1, seq) + b"x" * 8
     return ipv6_packet("2001:db8:a::1", dst, 17, udp("2001:db8:a::1", dst, 1, 2, payload), hl)
 
 
@@ -109,23 +100,23 @@ def observe(sent: list[bytes], *frames: Captured):  # type: ignore[no-untyped-de
 
 def test_forwarded_exact_and_diff() -> None:
     pkt = tagged(0)
-    obs, sends = observe([pkt], Captured("rx", 0, eth(dec_hl(pkt))))
-    assert Forwarded(dec_hl(pkt)).evaluate(obs, sends).verdict is Verdict.PASS
+    obs, sends = observe([pkt], Captured("rx", 0, eth(packets.dec_hl(pkt))))
+    assert Forwarded(packets.dec_hl(pkt)).evaluate(obs, sends).verdict is Verdict.PASS
     j = Forwarded(pkt).evaluate(obs, sends)  # expected HL 64, got 63
     assert j.verdict is Verdict.FAIL and "ipv6.hop_limit: expected 64, got 63" in j.detail
     assert Forwarded(pkt, dont_care=("ipv6.hop_limit",)).evaluate(obs, sends).verdict is \
         Verdict.PASS
-    j = Forwarded(dec_hl(pkt), port="rx2").evaluate(obs, sends)
+    j = Forwarded(packets.dec_hl(pkt), port="rx2").evaluate(obs, sends)
     assert j.verdict is Verdict.FAIL and "left on rx, expected rx2" in j.detail
 
 
 def test_forwarded_twice_or_with_icmp_fails() -> None:
     pkt = tagged(0)
-    fwd = Captured("rx", 0, eth(dec_hl(pkt)))
+    fwd = Captured("rx", 0, eth(packets.dec_hl(pkt)))
     obs, sends = observe([pkt], fwd, fwd)
-    assert "forwarded 2 times" in Forwarded(dec_hl(pkt)).evaluate(obs, sends).detail
+    assert "forwarded 2 times" in Forwarded(packets.dec_hl(pkt)).evaluate(obs, sends).detail
     obs, sends = observe([pkt], fwd, Captured("tx", 0, eth(icmp_error(pkt))))
-    assert Forwarded(dec_hl(pkt)).evaluate(obs, sends).verdict is Verdict.FAIL
+    assert Forwarded(packets.dec_hl(pkt)).evaluate(obs, sends).verdict is Verdict.FAIL
 
 
 def test_dropped_silent_versus_icmp() -> None:
@@ -147,7 +138,7 @@ def test_icmp_type_code_pointer_and_quote() -> None:
     assert IcmpErr(4, 0, 42).evaluate(obs, sends).verdict is Verdict.FAIL
     assert IcmpErr(3, 0).evaluate(obs, sends).verdict is Verdict.FAIL
     # A quote of a modified packet is a note, or a failure when the quote is judged strictly.
-    obs, sends = observe([pkt], Captured("tx", 0, eth(icmp_error(dec_hl(pkt)))))
+    obs, sends = observe([pkt], Captured("tx", 0, eth(icmp_error(packets.dec_hl(pkt)))))
     assert "note" in IcmpErr(4, 0, 43).evaluate(obs, sends).detail
     assert IcmpErr(4, 0, 43, strict_quote=True).evaluate(obs, sends).verdict is Verdict.FAIL
 
@@ -155,7 +146,7 @@ def test_icmp_type_code_pointer_and_quote() -> None:
 def test_answered_anyof_and_ratelimit() -> None:
     pkt = tagged(0)
     reply = ipv6_packet("2001:db8:d::1", "2001:db8:a::1", 58,
-                        b"\x81\x00\x00\x00" + make_tag(NONCE, 1, 0))
+                        b"\x81\x00\x00\x00" + packets.make_tag(NONCE, 1, 0))
     obs, sends = observe([pkt], Captured("tx", 0, eth(reply)))
     assert Answered().evaluate(obs, sends).verdict is Verdict.PASS
     either = AnyOf((IcmpErr(4, 4), Answered()))
@@ -175,7 +166,7 @@ def test_classify_filters_noise_and_foreign_tags() -> None:
     mld = ipv6_packet("fe80::1", "ff02::16", 58, bytes([143, 0, 0, 0]) + bytes(20))
     other_run = ipv6_packet("2001:db8:a::1", "2001:db8:f::1", 17,
                             udp("2001:db8:a::1", "2001:db8:f::1", 1, 2,
-                                make_tag(b"zzzz", 1, 0)))
+                                packets.make_tag(b"zzzz", 1, 0)))
     obs, _ = observe([pkt], *(Captured("rx", 0, eth(p)) for p in (ns, mld, other_run)))
     assert obs.noise == 2 and obs.foreign == 1 and obs.barrier
     assert obs.outcome(0).silent
@@ -185,7 +176,7 @@ def test_classify_filters_noise_and_foreign_tags() -> None:
 
 def test_fields_cover_every_byte() -> None:
     topo = LinuxDut().topology
-    ctx = Ctx(topo, Profile.DRAFT04, lambda: make_tag(NONCE, 1, 0))
+    ctx = packets.Ctx(topo, Profile.DRAFT04, lambda: packets.make_tag(NONCE, 1, 0))
     pkt = ctx.srv6([topo.down(2), topo.down(1), topo.dut], 2)
     assert diff(pkt, pkt) == []
     f = packet_fields(pkt)
@@ -197,19 +188,19 @@ def test_fields_cover_every_byte() -> None:
 
 def test_transforms() -> None:
     topo = LinuxDut().topology
-    ctx = Ctx(topo, Profile.DRAFT04, lambda: make_tag(NONCE, 1, 0))
+    ctx = packets.Ctx(topo, Profile.DRAFT04, lambda: packets.make_tag(NONCE, 1, 0))
     pkt = ctx.srv6([topo.down(2), topo.down(1), topo.dut], 2)
-    adv = packet_fields(advance(pkt))
+    adv = packet_fields(packets.advance(pkt))
     assert (adv["srh.segments_left"], adv["ipv6.dst"], adv["ipv6.hop_limit"]) == \
         ("1", topo.down(1), "63")
     inner = ctx.inner(topo.down(5))
-    assert decap(ctx.srv6([topo.dut], 0, inner=inner)) == dec_hl(inner)
-    popped = packet_fields(pop_srh(advance(ctx.srv6([topo.down(2), topo.dut], 1))))
+    assert packets.decap(ctx.srv6([topo.dut], 0, inner=inner)) == packets.dec_hl(inner)
+    popped = packet_fields(packets.pop_srh(packets.advance(ctx.srv6([topo.down(2), topo.dut], 1))))
     assert popped["ipv6.next_header"] == "41" and "srh.segments_left" not in popped
-    enc = packet_fields(encapsulated(topo.dut, ["2001:db8::a", "2001:db8::b"], inner))
+    enc = packet_fields(packets.encapsulated(topo.dut, ["2001:db8::a", "2001:db8::b"], inner))
     assert (enc["ipv6.dst"], enc["srh.segments[0]"], enc["srh.segments_left"]) == \
         ("2001:db8::a", "2001:db8::b", "1")
-    inl = packet_fields(inline(inner, ["2001:db8::a"]))
+    inl = packet_fields(packets.inline(inner, ["2001:db8::a"]))
     assert (inl["ipv6.dst"], inl["srh.segments[0]"], inl["srh.next_header"]) == \
         ("2001:db8::a", topo.down(5), "17")
 
