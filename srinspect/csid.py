@@ -193,6 +193,47 @@ def expand(path: Sequence[bytes], formats: CsidFormats) -> list[tuple[bytes, int
     return out
 
 
+def expand_list(segments: Sequence[bytes], active: bytes, formats: CsidFormats
+                ) -> tuple[tuple[bytes, ...], bytes]:
+    """A flow's Segment List (SRH order) with every container replaced by the SIDs it
+    carries, and its active SID: the DA's active C-SID as a SID when the DA is a container,
+    else the DA. What the flow views show as the path of uSID traffic."""
+    travel = expand(list(reversed(segments)), formats)
+    fmt = formats.find(active)
+    carried = sids(active, fmt) if fmt is not None else ()
+    return tuple(sid for sid, _ in reversed(travel)), (carried[0] if carried else active)
+
+
+def _shift_of(earlier: bytes, later: bytes, formats: CsidFormats) -> bool:
+    """Whether ``later`` is ``earlier`` after one or more NEXT-C-SID shifts."""
+    fmt = formats.find(earlier)
+    return fmt is not None and fmt.matches(later) and bool(shifts_from(earlier, later, fmt))
+
+
+def same_path(old: Sequence[bytes], new: Sequence[bytes], formats: CsidFormats
+              ) -> int | None:
+    """Whether two Segment Lists of one flow are one path seen before and after shifts of a
+    container (RFC 9800 s4.1.1: the DA moves along the container, the SIDs stay): 1 when
+    ``new`` holds the fuller (less shifted) containers, -1 when ``old`` does, None when they
+    are different paths (equal lists are not asked about)."""
+    if len(old) != len(new):
+        return None
+    fuller = 0
+    for a, b in zip(old, new, strict=True):
+        if a == b:
+            continue
+        if _shift_of(a, b, formats):
+            step = -1
+        elif _shift_of(b, a, formats):
+            step = 1
+        else:
+            return None
+        if fuller and step != fuller:
+            return None
+        fuller = step
+    return fuller or None
+
+
 def parse_config(text: str, source: str = "config") -> list[CsidFormat]:
     """The formats of a TOML config: ``[srv6]`` table, ``csid = ["32/16", ...]`` (next to the
     ``locators`` key the same table holds)."""

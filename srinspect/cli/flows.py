@@ -188,10 +188,11 @@ class Session:
     def __init__(self, args: argparse.Namespace, source: Source, *, events: bool) -> None:
         self.args = args
         self.source = source
+        csid = load_csid(args)
         self.table = FlowTable(max_flows=args.max_flows, idle_timeout=args.idle_timeout,
-                               rate_window=args.window, events=events)
+                               rate_window=args.window, events=events, csid=csid)
         self.decoder = FlowDecoder(Inspector(args.profile, load_keys(args),
-                                             load_locators(args), load_csid(args)))
+                                             load_locators(args), csid))
         self.links = LinkLoad(window=args.window)
         self.monitor = FlowMonitor(self.table, self.decoder, self.links)
         self.names: dict[int, str] = {}

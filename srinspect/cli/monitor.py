@@ -88,6 +88,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return options.EXIT_USAGE
     keyring = options.load_keys(args)
     locators = options.load_locators(args)
+    csid = options.load_csid(args)
     opened = options.open_capture_or_say(args, lambda: _open_feed(args))
     if opened is None:
         return options.EXIT_USAGE
@@ -98,7 +99,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     app = MonitorApp(feed, profile=args.profile, keyring=keyring, lab=lab,
                      max_packets=args.max_packets, max_flows=args.max_flows,
                      idle_timeout=args.idle_timeout, window=args.window,
-                     refresh_interval=args.refresh, locators=locators)
+                     refresh_interval=args.refresh, locators=locators, csid=csid)
     server: MetricsServer | None = None
     try:
         if address is not None:

@@ -34,6 +34,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..csid import CsidFormats, expand_list, same_path
 from ..findings import HMAC_MALFORMED, HMAC_MISMATCH, HMAC_UNKNOWN_KEY, HMAC_VERIFIED, Finding
 from ..inspector import PacketResult
 from ..ipv6 import (
@@ -321,12 +322,17 @@ class FlowTable:
     ``events_dropped``). Idle flows expire on capture time (checked at most once per
     ``sweep_interval`` of capture time, or when the caller calls ``expire(now)``); when
     ``max_flows`` is reached the least recently seen flow is evicted and counted.
+
+    With C-SID formats (``csid``, RFC 9800), paths are made of the SIDs the containers carry,
+    and a DA that moves along a container (a NEXT-C-SID shift between two capture points,
+    or seen before and after one) keeps the flow on its path: no path change.
     """
 
     def __init__(self, *, max_flows: int = 65536, idle_timeout: float = 60.0,
                  rate_window: float = 5.0, rate_buckets: int = 10, max_history: int = 16,
                  max_points: int = 16, max_pending_events: int = 10000,
-                 events: bool = True, sweep_interval: float = 1.0) -> None:
+                 events: bool = True, sweep_interval: float = 1.0,
+                 csid: CsidFormats | None = None) -> None:
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
         self.max_flows = max_flows
@@ -338,6 +344,7 @@ class FlowTable:
         self.max_pending_events = max_pending_events
         self.sweep_interval = sweep_interval
         self._events_on = events
+        self.csid = csid if csid is not None else CsidFormats()
         self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()
         self._paths: dict[tuple[bytes, ...], Path] = {}
         self._pending: list[FlowEvent] = []
@@ -438,6 +445,8 @@ class FlowTable:
                 return point
         point.info = info
         if segments != point.segments:
+            if self.csid and self._shifted(flow, point, segments):
+                return point
             if segments != flow.segments:
                 self._changed(flow, ts, interface, segments)
             self._unref(point)
@@ -448,8 +457,29 @@ class FlowTable:
             point.path_packets = point.path_bytes = 0
         return point
 
+    def _shifted(self, flow: Flow, point: Point, segments: tuple[bytes, ...]) -> bool:
+        """The same path with its containers at another shift: the point keeps (or takes,
+        when this one is less shifted) the fuller list, without a path change."""
+        fuller = same_path(point.segments, segments, self.csid)
+        if fuller is None:
+            return False
+        if fuller > 0:
+            self._unref(point)
+            point.segments = segments
+            point.path = self._path(flow.key, segments)
+            point.path.points.add(point)
+            if same_path(flow.segments, segments, self.csid) == 1:
+                flow.segments = segments
+        return True
+
     def _changed(self, flow: Flow, ts: float, interface: int, segments: tuple[bytes, ...]
                  ) -> None:
+        if self.csid:
+            fuller = same_path(flow.segments, segments, self.csid)
+            if fuller is not None:  # another point on the same path, at another shift
+                if fuller > 0:
+                    flow.segments = segments
+                return
         old = flow.segments
         flow.segments = segments
         if flow.changes is _NO_CHANGES:
@@ -472,8 +502,16 @@ class FlowTable:
                 self._emit(FindingSeen(ts, flow.id, flow.key, f.rule, f.severity.label,
                                        f.message, f.ref, frame, interface))
 
+    def expanded(self, segments: tuple[bytes, ...], active: bytes
+                 ) -> tuple[tuple[bytes, ...], bytes]:
+        """A Segment List (SRH order) and active segment as the views show them: with
+        C-SID formats, each container as the SIDs it carries and the active C-SID's SID."""
+        if not self.csid:
+            return segments, active
+        return expand_list(segments, active, self.csid)
+
     def _path(self, key: FlowKey, segments: tuple[bytes, ...]) -> Path:
-        hops: tuple[bytes, ...] = (key[0], *reversed(segments))
+        hops: tuple[bytes, ...] = (key[0], *reversed(self.expanded(segments, b"")[0]))
         if key[3] and key[3] != segments[0]:
             hops += (key[3],)
         path = self._paths.get(hops)

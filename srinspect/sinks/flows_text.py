@@ -94,7 +94,7 @@ def _flow_text(run: FlowRun, flow: Flow, now: float) -> list[str]:
     avg = f", avg {_si(flow.packets / dur, 'pkt/s')}" if dur > 0 else ""
     lines = ["", f"#{flow.id} {flow_title(flow)}",
              f"   path     {addr_text(flow.key[0])} > "
-             f"{_path_of(flow.segments, info)}   [{_srh_text(info)}]",
+             f"{_path_of(run.table, flow.segments, info)}   [{_srh_text(info)}]",
              f"   traffic  {flow.packets} pkts, {_si(flow.bytes, 'B')}; now "
              f"{_si(pps, 'pkt/s')}, {_si(bps, 'bit/s')}{avg}; "
              f"{wall_clock(flow.first_seen)} - {wall_clock(flow.last_seen)}"]
@@ -108,7 +108,8 @@ def _flow_text(run: FlowRun, flow: Flow, now: float) -> list[str]:
         lines.append(f"   path changes: {flow.change_count}")
         for ch in flow.changes:
             lines.append(f"     {wall_clock(ch.ts)} on {run.name(ch.interface)}: "
-                         f"{_path_text(ch.old)}  =>  {_path_text(ch.new)}")
+                         f"{_path_text(run.table.expanded(ch.old, b'')[0])}  =>  "
+                         f"{_path_text(run.table.expanded(ch.new, b'')[0])}")
     if flow.findings:
         lines.append("   findings: " + ", ".join(
             f"{rule} x{n}" for rule, n in sorted(flow.findings.items())))
@@ -187,10 +188,12 @@ def _path_text(segments: tuple[bytes, ...], active: bytes | None = None) -> str:
     return " > ".join(addr_text(s) + ("*" if s == active else "") for s in reversed(segments))
 
 
-def _path_of(segments: tuple[bytes, ...], info: SrInfo) -> str:
+def _path_of(table: FlowTable, segments: tuple[bytes, ...], info: SrInfo) -> str:
+    """The path in travel order, the active segment starred; with C-SID formats, each
+    container as the SIDs it carries and the active C-SID's SID starred."""
     if not info.list_captured:
         return f"{addr_text(info.active)}* (segment list not captured)"
-    return _path_text(segments, info.active)
+    return _path_text(*table.expanded(segments, info.active))
 
 
 def _srh_text(info: SrInfo) -> str:

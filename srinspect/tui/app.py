@@ -27,6 +27,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, TabbedContent
 from textual.worker import get_current_worker
 
+from srinspect.csid import CsidFormats
 from srinspect.dissect import Node
 from srinspect.errors import CaptureFormatError
 from srinspect.frame import Frame
@@ -93,7 +94,7 @@ class MonitorApp(App[int]):
                  refresh_interval: float = 0.2, save_dir: str | os.PathLike[str] = ".",
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time,
-                 locators: Locators | None = None) -> None:
+                 locators: Locators | None = None, csid: CsidFormats | None = None) -> None:
         super().__init__()
         # A monitor under load has no cycles for sliding tab underlines and smooth scrolls.
         self.animation_level = "none"
@@ -107,7 +108,7 @@ class MonitorApp(App[int]):
         self.engine = MonitorEngine(profile, keyring, max_packets=max_packets,
                                     max_flows=max_flows, idle_timeout=idle_timeout,
                                     window=window, paced=feed.live, describe=feed.describe,
-                                    locators=locators)
+                                    locators=locators, csid=csid)
         self.refresh_interval = refresh_interval
         self.save_dir = Path(save_dir)
         self._clock = clock

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 
+from srinspect.csid import CsidFormats
 from srinspect.findings import Finding
 from srinspect.flows.decoder import FlowDecoder
 from srinspect.flows.events import FlowKey
@@ -161,15 +162,16 @@ class MonitorEngine:
                  idle_timeout: float = 300.0, window: float = 5.0, paced: bool = False,
                  describe: Describe | None = None,
                  max_findings: int = DEFAULT_MAX_FINDINGS,
-                 locators: Locators | None = None) -> None:
+                 locators: Locators | None = None, csid: CsidFormats | None = None) -> None:
         self.profile = profile
         self.keyring = keyring
         self.locators = locators
+        self.csid = csid
         self.paced = paced
         self.lock = threading.Lock()
         self.table = FlowTable(max_flows=max_flows, idle_timeout=idle_timeout,
-                               rate_window=window, events=False)
-        self.decoder = FlowDecoder(Inspector(profile, keyring, locators))
+                               rate_window=window, events=False, csid=csid)
+        self.decoder = FlowDecoder(Inspector(profile, keyring, locators, csid))
         self.links = LinkLoad(window=window)
         self.packets: deque[PacketRecord] = deque(maxlen=max(max_packets, 1))
         self.findings: deque[FindingRecord] = deque(maxlen=max(max_findings, 1))
@@ -329,8 +331,9 @@ class MonitorEngine:
             for f in flows:
                 pps, bps = f.rate(now)
                 info = f.info
+                segments, active = self.table.expanded(f.segments, info.active)
                 rows.append(FlowRow(
-                    f.id, f.key, f.segments, info.active, info.segments_left, info.has_srh,
+                    f.id, f.key, segments, active, info.segments_left, info.has_srh,
                     f.packets, f.bytes, pps, bps, dict(f.findings or {}), dict(f.hmac or {}),
                     f.change_count, tuple(f.changes), f.first_seen, f.last_seen,
                     tuple(PointRow(name(p.interface), p.packets, p.info.active,
@@ -400,4 +403,4 @@ class MonitorEngine:
     def decode_full(self, rec: PacketRecord):  # noqa: ANN201 - PacketResult | None
         """Full decode of one packet for the detail view, on a private Inspector (the
         capture thread's one is not thread-safe; its counters would also be skewed)."""
-        return Inspector(self.profile, self.keyring, self.locators).feed(rec.frame)
+        return Inspector(self.profile, self.keyring, self.locators, self.csid).feed(rec.frame)
