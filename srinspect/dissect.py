@@ -461,8 +461,9 @@ def frame_dict(frame: Frame, interface_name: str | None) -> dict[str, object]:
 def packet_dict(result: PacketResult, file: str, profile: Profile,
                 interface_name: str | None = None, csid: CsidFormats | None = None
                 ) -> dict[str, object]:
-    """One SRv6 packet as the ``decode --format jsonl`` object (issue 2's contract; issue 16
-    added the frame, link, IPv6 and transport fields, and ``l2`` for Next Header 143)."""
+    """One SRv6 packet as the ``decode --format jsonl`` object (a public contract: fields
+    are only ever added: the frame, link, IPv6 and transport fields, ``l2`` for Next
+    Header 143, ``csid``)."""
     ip = result.ip
     data = result.frame.data
     hmacs = {h.tlv_offset: h for h in result.hmacs}

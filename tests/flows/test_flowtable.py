@@ -108,7 +108,7 @@ def test_inline_key_uses_final_destination_not_the_da() -> None:
 
 
 def test_srv6_without_srh_is_a_flow_with_the_da_as_list() -> None:
-    """Only when the DA is in a locator (issue 16): else the same bytes are a tunnel."""
+    """Only when the DA is in a locator: else the same bytes are a tunnel."""
     table = FlowTable()
     frames = [frame(no_srh(S1)), frame(no_srh(S2, ipv4=True))]
     decoder = FlowDecoder(Inspector())
@@ -201,7 +201,7 @@ def test_path_history_is_bounded() -> None:
 
 
 def test_final_segment_change_starts_a_new_flow() -> None:
-    """The final destination is part of the key (issue 4): a new egress is a new flow."""
+    """The final destination is part of the key: a new egress is a new flow."""
     table = FlowTable()
     feed_all(table, [frame(encap([S1, S3])), frame(encap([S1, S4]), ts=1001)])
     assert len(table) == 2 and table.path_changes == 0
@@ -512,7 +512,7 @@ def test_monitor_and_exports_are_json() -> None:
 
 
 def test_segment_pairs_count_a_flow_seen_on_three_links_once() -> None:
-    """Issue 16: one flow captured on three links of its path is one flow on each pair,
+    """One flow captured on three links of its path is one flow on each pair,
     with its packets once, not FLOWS=3 and three times the packets."""
     table = FlowTable()
     frames = [frame(encap([S1, S2, S3], sl=sl), ts=1000.0 + n, interface=link, number=n + 1)

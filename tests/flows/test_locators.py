@@ -1,4 +1,4 @@
-"""IP-in-IPv6 without an SRH is SRv6 only behind a SID (issue 16, item 3): --locator/--config.
+"""IP-in-IPv6 without an SRH is SRv6 only behind a SID: --locator/--config.
 
 The packets are ordinary tunnels as DS-Lite (4in6) and plain 6in6 send them, built here with
 srinspect's byte builders (no SRH anywhere), next to the same packets whose destination is in

@@ -1,4 +1,4 @@
-"""Issue 17 item 2: a reduced SRH (H.Encaps.Red, SL == LE+1) keeps its first segment only in
+"""A reduced SRH (H.Encaps.Red, SL == LE+1) keeps its first segment only in
 the DA; the flow's path must include it, and a change of only that segment is a path change."""
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ def test_decode_finding_sits_under_its_field(run_cli: Callable, crafted04: Path,
 
 def test_decode_frame_that_is_not_srv6(run_cli: Callable, wireshark_sample: Path) -> None:
     res = run_cli("decode", wireshark_sample, "--frame", "1")
-    assert res.out == "" and res.rc == 2  # nothing shown is an error (issue 16)
+    assert res.out == "" and res.rc == 2  # nothing shown is an error
     assert "frame 1 is not an SRv6 packet" in res.err
 
 
@@ -388,7 +388,7 @@ def test_bad_profile_is_a_usage_error(run_srinspect: Callable, wireshark_sample:
 
 
 def test_decode_shows_frame_link_ipv6_and_transport(run_cli: Callable, crafted04: Path) -> None:
-    """Issue 16 item 6: what tshark -V shows besides the SRH, in the tree and the JSON."""
+    """What tshark -V shows besides the SRH, in the tree and the JSON."""
     res = run_cli("decode", crafted04, "--frame", "2")
     assert res.rc == 0
     for line in ("Arrival Time: 2023-11-14 22:13:21.000000 UTC", "Interface: 0 (crafted)",

@@ -1,4 +1,4 @@
-"""CLI edges of issue 16 (item 5): decode --frame beyond the file or on a non-SRv6 frame,
+"""CLI edges: decode --frame beyond the file or on a non-SRv6 frame,
 a closed stdout, a truncated .gz, and audit's directory recursion. Real processes and pipes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Differential test for the decode tree's non-SRH fields (issue 16 items 2 and 6) against
+"""Differential test for the decode tree's non-SRH fields against
 tshark 4.0, frame by frame: arrival time, pcapng interface name, Ethernet MACs and VLAN IDs
 (802.1Q and 802.1ad; outer and an L2-encapsulated inner frame), Linux SLL/SLL2 and BSD
 loopback fields, every IPv6 header's Version, DSCP, ECN, Flow Label, Payload Length and Hop

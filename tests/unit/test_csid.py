@@ -1,4 +1,4 @@
-"""RFC 9800 C-SIDs (issue 17 item 1): the arithmetic, the formats, the rules on the crafted
+"""RFC 9800 C-SIDs: the arithmetic, the formats, the rules on the crafted
 C-SID frames, the decode view, and the pre-filter handing every SRH packet to the validator
 when formats are configured (and nothing changing without them)."""
 

@@ -1,4 +1,4 @@
-"""SRv6 L2 encapsulation (issue 16 item 2): Next Header 143 carries an Ethernet frame
+"""SRv6 L2 encapsulation: Next Header 143 carries an Ethernet frame
 (End.DX2, H.Encaps.L2). The inner frame is decoded (MACs, VLAN tags, EtherType), then its
 IPv6 or IPv4 packet and transport header, and flows are keyed on that inner 5-tuple."""
 

@@ -313,9 +313,9 @@ def test_rule_table_is_the_spec_contract() -> None:
         "srh.hmac.position": "error", "srh.hmac.mismatch": "error",
         "srh.hmac.unknown-key": "info", "srh.duplicate": "warning",
         "srh.segment.invalid": "warning", "capture.snaplen": "info",
-        # header order (issue 16; RFC 8200 s4.1), added after the spec digest was written
+        # header order (RFC 8200 s4.1), added after the spec digest was written
         "srh.order.fragment": "error", "srh.order.routing": "warning",
-        # RFC 9800 C-SIDs (issue 17), only with --csid
+        # RFC 9800 C-SIDs, only with --csid
         "csid.container.empty": "error", "csid.container.gap": "error",
     }
     assert {r.id: r.severity.label for r in RULES.values()} == spec

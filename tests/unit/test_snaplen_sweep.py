@@ -1,4 +1,4 @@
-"""Nothing invented past a cut (issue 16, item 1): every cut length through real SRv6 frames.
+"""Nothing invented past a cut: every cut length through real SRv6 frames.
 
 Each frame is cut at every length from 0 to its size, with ``orig_len`` saying how long it
 was (what ``editcap -s`` and a capture snaplen do). Every value any view shows for the cut
