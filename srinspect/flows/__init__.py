@@ -1,3 +1,4 @@
-"""Flows over the core: the flow table (``table``) fed by its decoder and monitor
-(``decoder``), per-direction link load (``linkload``) and the flow events streamed by
-``watch`` and Prometheus (``events``)."""
+"""Flows over the core: what a packet gives a flow (``packet``), the flow table (``table``),
+the frame decoder with its verdict cache and the flow monitor (``decoder``), per-direction
+link load (``linkload``) and the flow events streamed by ``watch`` and Prometheus
+(``events``)."""

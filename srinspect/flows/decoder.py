@@ -39,7 +39,8 @@ from ..ipv6 import (
 from ..linklayer import ETHERNET_HEADER, ETHERTYPE_AT, ETHERTYPE_IPV6, LINKTYPE_ETHERNET
 from .events import FlowKey
 from .linkload import LinkLoad
-from .table import FlowTable, SrInfo, info_from_result, key_from_result
+from .packet import SrInfo, info_from_result, key_from_result
+from .table import FlowTable
 
 __all__ = ["Decoded", "FlowDecoder", "FlowMonitor"]
 

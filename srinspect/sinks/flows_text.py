@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..flows.events import PROTO_NAMES, addr_text
 from ..flows.linkload import LinkLoad, segment_pairs
-from ..flows.table import Flow, FlowTable, SrInfo
+from ..flows.packet import SrInfo
+from ..flows.table import Flow, FlowTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..sources import Source

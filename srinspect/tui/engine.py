@@ -25,7 +25,8 @@ from srinspect.findings import Finding
 from srinspect.flows.decoder import FlowDecoder
 from srinspect.flows.events import FlowKey
 from srinspect.flows.linkload import LinkLoad, LinkRate, PairRate, segment_pairs
-from srinspect.flows.table import FlowTable, PathChange, SrInfo
+from srinspect.flows.packet import SrInfo
+from srinspect.flows.table import FlowTable, PathChange
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Keyring

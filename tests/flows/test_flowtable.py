@@ -17,7 +17,8 @@ from srinspect import build
 from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.events import FindingSeen, FlowEnded, FlowStarted, PathChanged
 from srinspect.flows.linkload import DIR_ANY, DIR_RX, DIR_TX, LinkLoad, RateWindow, segment_pairs
-from srinspect.flows.table import FlowTable, SrInfo, info_from_result, key_from_result
+from srinspect.flows.packet import SrInfo, info_from_result, key_from_result
+from srinspect.flows.table import FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector
 from srinspect.keys import Key, Keyring

@@ -11,7 +11,8 @@ from srinspect import build
 from srinspect.dissect import packet_dict, packet_tree, render_tree
 from srinspect.flows.decoder import FlowDecoder, FlowMonitor
 from srinspect.flows.linkload import LinkLoad
-from srinspect.flows.table import FlowTable, key_from_result
+from srinspect.flows.packet import key_from_result
+from srinspect.flows.table import FlowTable
 from srinspect.frame import Frame
 from srinspect.inspector import Inspector, PacketResult
 from srinspect.ipv6 import Ipv4
