@@ -7,6 +7,7 @@ concern (Finding.field + Finding.srh), so the CLI tree, the JSON and the TUI agr
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -140,7 +141,10 @@ def _csid_line(entry: dict[str, object]) -> str:
 def arrival_time(ts: float) -> tuple[str, str]:
     """(UTC date and time, epoch seconds), both to the microsecond as the capture gives it;
     a timestamp no calendar can show (a damaged pcapng) keeps only its epoch text."""
-    micros = round(ts * 1_000_000)
+    seconds = math.floor(ts)
+    # ts - seconds is exact (Sterbenz); ts * 1e6 is not: at today's epochs it rounds to a
+    # quarter microsecond and can tip a nanosecond pcapng timestamp to the next microsecond.
+    micros = seconds * 1_000_000 + round((ts - seconds) * 1_000_000)
     epoch = f"{'-' if micros < 0 else ''}{abs(micros) // 1_000_000}.{abs(micros) % 1_000_000:06d}"
     try:
         when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)

@@ -1,7 +1,9 @@
 """The kernel-made samples in pcaps/ are what this kernel makes: regenerate them with
 pcaps/make_kernel_samples.sh and make_kernel_samples_csid.sh into a temporary directory and
 compare frame by frame (the scripts make every byte but the timestamps the same on every run),
-then audit them clean (kernel-next-csid.pcap with its C-SID format)."""
+then audit them clean (kernel-next-csid.pcap with its C-SID format). kernel-behaviours.pcapng
+(make_kernel_samples_behaviours.sh: conformance evidence) differs from run to run only in the
+conformance tags, which the comparison masks."""
 
 from __future__ import annotations
 
@@ -64,3 +66,31 @@ def test_regenerated_csid_samples_audit_clean(regenerated: Path, run_cli,  # typ
     assert res.rc == 0, res.out + res.err
     summary = json.loads(res.out)["summary"]
     assert summary["findings"] == 0 and summary["srh_packets"] == 6
+
+
+def _masked(data: bytes) -> bytes:
+    """A frame of kernel-behaviours.pcapng without what differs from run to run: each run's
+    conformance tag (the nonce after the ``SRIN`` magic, the case and sequence numbers) and
+    the UDP checksum just before it, which covers the tag."""
+    pos = data.find(b"SRIN")
+    if pos < 0:
+        return data
+    return data[: pos - 2] + b"\0\0SRIN" + data[pos + 12 :]
+
+
+def test_regenerated_behaviours_sample_has_the_same_frames(tmp_path: Path, run_cli) -> None:  # type: ignore
+    """make_kernel_samples_behaviours.sh runs conformance cases on this kernel and keeps
+    their evidence: the same frames every run but for the per-run tags."""
+    proc = subprocess.run(["bash", str(PCAPS / "make_kernel_samples_behaviours.sh")],
+                          env={**os.environ, "SRINSPECT_SAMPLES_OUT": str(tmp_path)},
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    name = "kernel-behaviours.pcapng"
+    shipped = [(lt, _masked(d)) for lt, d in frames(PCAPS / name)]
+    made = [(lt, _masked(d)) for lt, d in frames(tmp_path / name)]
+    assert len(made) == len(shipped) > 0
+    assert Counter(made) == Counter(shipped)
+    for profile in ("draft-04", "rfc8754"):
+        res = run_cli("audit", "--profile", profile, "--format", "json", tmp_path / name)
+        assert res.rc == 0, res.out + res.err
+        assert json.loads(res.out)["summary"]["findings"] == 0
