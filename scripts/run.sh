@@ -22,7 +22,9 @@ for k in pcaps/*keys*.toml; do [ -e "$k" ] && keys+=(--keys "$k"); done
 # under rfc8754, the RFC 9800 ones (kernel-made next-csid, crafted C-SID frames) with their
 # 2001:db8::/32 16-bit C-SID format.
 plain=()
-for f in pcaps/kernel-*.pcap; do [ "$f" = pcaps/kernel-next-csid.pcap ] || plain+=("$f"); done
+for f in pcaps/kernel-*.pcap pcaps/kernel-*.pcapng; do
+    if [ -e "$f" ] && [ "$f" != pcaps/kernel-next-csid.pcap ]; then plain+=("$f"); fi
+done
 echo "== srinspect audit (draft-04): ${plain[*]} pcaps/crafted-draft04.pcapng"
 .venv/bin/srinspect audit "${keys[@]}" --fail-on never "${plain[@]}" \
     pcaps/crafted-draft04.pcapng
