@@ -1,0 +1,282 @@
+"""Audit speed per SRv6 packet shape: srinspect (keys or none, 1 and N workers) vs tshark.
+
+One capture per valid shape (N copies of one packet: plain SRH, encap, HMAC SHA-256 and SHA-1,
+SRH behind Hop-by-Hop and Destination Options headers, Node TLVs, Ingress + Padding + HMAC,
+and every distinct SRH-bearing frame shape of the kernel samples pcaps/kernel-*.pcap), a
+"many flows" capture in which no two packets share header bytes (a counter in the source and
+in Segment List[0], with and without HMAC) and an evenly mixed one (every shape, plus 40 %
+plain IPv6 and IPv4 UDP). Every file is first audited with the keys and must give 0 findings
+(a shape that does not is reported and left out). The "before" numbers for the verdict cache;
+not a test: nothing here asserts a time.
+
+    python benchmarks/bench_shapes.py --packets 300000 --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_audit import SRINSPECT, slice_of, srinspect_audit, timed, tshark  # noqa: E402
+from make_mixed import IPV4_UDP  # noqa: E402
+
+from srinspect.build import (  # noqa: E402
+    ETH_IPV4,
+    ethernet,
+    inner_udp,
+    ipv6_packet,
+    segments_spec,
+    srv6_packet,
+    udp,
+    with_hmac,
+)
+from srinspect.keys import Key, compute_draft04, hmac_text_draft04  # noqa: E402
+from srinspect.sources import open_capture  # noqa: E402
+from srinspect.srh import SrhSpec, node_tlv, padding_tlv, push_srh, resolve  # noqa: E402
+
+KEYS = REPO / "pcaps" / "kernel-hmac-keys.toml"  # the crafted HMAC shapes use its secrets
+KEY_SHA256 = Key(1, "sha256", b"srinspect-sample-key-1")
+KEY_SHA1 = Key(2, "sha1", b"srinspect-sample-key-2")
+SRC = "2001:db8:a::1"
+SEGS = ["2001:db8:f::1", "2001:db8:3::1", "2001:db8:2::1"]  # wire order: [0] is final
+INNER = inner_udp("2001:db8:a::100", "2001:db8:f::100")
+PAD_OPTS = b"\x01\x04\x00\x00\x00\x00"  # PadN filling an 8-byte options header
+
+
+def encap(**fields: object) -> SrhSpec:
+    fields.setdefault("segments_left", 1)
+    return segments_spec(SEGS, **fields)
+
+
+def inline_udp() -> bytes:
+    final = "2001:db8:f::100"
+    return srv6_packet(SRC, segments_spec([final, *SEGS[1:]], segments_left=2, next_header=17),
+                       udp(SRC, final, 1000, 2000, b"inline payload"))
+
+
+def behind_hbh_dopt() -> bytes:
+    spec = resolve(encap())
+    srh = push_srh(spec)
+    hbh = bytes((60, 0)) + PAD_OPTS
+    dopt = bytes((43, 0)) + PAD_OPTS
+    return ipv6_packet(SRC, SEGS[1], 0, hbh + dopt + srh + INNER)
+
+
+def crafted_shapes() -> list[tuple[str, bytes]]:
+    return [
+        ("plain SRH, 3 segments, inline (UDP)", inline_udp()),
+        ("encap (inner IPv6), 3 segments", srv6_packet(SRC, encap(), INNER)),
+        ("HMAC TLV SHA-256", srv6_packet(SRC, with_hmac(encap(), SRC, KEY_SHA256), INNER)),
+        ("HMAC TLV SHA-1", srv6_packet(SRC, with_hmac(encap(), SRC, KEY_SHA1), INNER)),
+        ("SRH after Hop-by-Hop + Destination Options", behind_hbh_dopt()),
+        ("Ingress + Egress Node TLVs", srv6_packet(SRC, encap(tlvs=(
+            node_tlv(1, SRC), node_tlv(2, SEGS[0]))), INNER)),
+        ("Ingress + Padding + HMAC TLVs", srv6_packet(SRC, with_hmac(encap(tlvs=(
+            node_tlv(1, SRC), padding_tlv(4))), SRC, KEY_SHA256), INNER)),
+    ]
+
+
+def shape_of(ip: bytes) -> str | None:
+    """A description of the header chain of an IPv6 packet with an SRH (None without one):
+    headers before the SRH, the SRH's SL/First Segment/flags/TLV types, the upper layer."""
+    if len(ip) < 40 or ip[0] >> 4 != 6:
+        return None
+    nh, off, chain, srh = ip[6], 40, [], ""
+    while nh in (0, 43, 60) and off + 8 <= len(ip):
+        hlen = (ip[off + 1] + 1) * 8
+        if nh == 43 and ip[off + 2] == 4:
+            tlvs, t = [], off + 8 + 16 * (ip[off + 4] + 1)
+            while t < off + hlen:
+                tlvs.append(str(ip[t]))
+                t += 1 if ip[t] == 0 else 2 + ip[t + 1]
+            srh = (f"SRH SL {ip[off + 3]}/{ip[off + 4]}, flags 0x{ip[off + 5]:02x}"
+                   + (f", TLVs {'+'.join(tlvs)}" if tlvs else ""))
+        else:
+            chain.append({0: "HbH", 60: "DestOpt", 43: f"RH{ip[off + 2]}"}[nh])
+        nh, off = ip[off], off + hlen
+    if not srh:
+        return None
+    return " + ".join([*chain, srh]) + f", NH {nh}"
+
+
+def kernel_shapes() -> list[tuple[str, bytes]]:
+    """One frame per distinct SRH shape in pcaps/kernel-*.pcap (Ethernet frames, first seen)."""
+    seen: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(REPO.glob("pcaps/kernel-*.pcap")):
+        with open_capture(path) as reader:
+            for n, frame in enumerate(reader, 1):
+                if frame.linktype != 1 or frame.data[12:14] != b"\x86\xdd":
+                    continue
+                shape = shape_of(bytes(frame.data[14:]))
+                if shape and shape not in seen:
+                    seen[shape] = (f"kernel {path.stem.removeprefix('kernel-')} #{n}: {shape}",
+                                   bytes(frame.data[14:]))
+    return list(seen.values())
+
+
+def frames_to_pcap(out: Path, frames: Iterable[bytes]) -> int:
+    """Classic little-endian pcap, Ethernet, advancing timestamps; returns the count."""
+    rec = struct.Struct("<IIII")
+    n = 0
+    with out.open("wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        buf = bytearray()
+        for n, data in enumerate(frames, 1):
+            i = n - 1
+            buf += rec.pack(1_700_000_000 + i // 100_000, (i % 100_000) * 10, len(data),
+                            len(data))
+            buf += data
+            if len(buf) > 1 << 22:
+                f.write(buf)
+                buf.clear()
+        f.write(buf)
+    return n
+
+
+def repeat(frame: bytes, packets: int) -> Iterable[bytes]:
+    for _ in range(packets):
+        yield frame
+
+
+def many_flows(packets: int, hmac: bool) -> Iterable[bytes]:
+    """Packet i: source 2001:db8:a::<i+1>, Segment List[0] 2001:db8:f::<i+1> (SL 1, so the
+    DA is fixed); with ``hmac`` a SHA-256 HMAC TLV computed for each packet."""
+    spec = with_hmac(encap(), SRC, KEY_SHA256) if hmac else encap()
+    template = bytearray(ethernet(srv6_packet(SRC, spec, INNER)))
+    src_at, seg0_at = 14 + 8, 14 + 40 + 8
+    mac_at = seg0_at + 3 * 16 + 8  # HMAC TLV: type, length, D/reserved, key id, then the MAC
+    seg_bytes = [bytes(template[seg0_at + 16 * k:seg0_at + 16 * k + 16]) for k in range(3)]
+    for i in range(1, packets + 1):
+        tag = struct.pack("!I", i & 0xFFFFFFFF)
+        template[src_at + 12:src_at + 16] = tag
+        template[seg0_at + 12:seg0_at + 16] = tag
+        if hmac:
+            segs = [bytes(template[seg0_at:seg0_at + 16]), *seg_bytes[1:]]
+            text = hmac_text_draft04(bytes(template[src_at:src_at + 16]), 2, template[14 + 45],
+                                     1, segs)
+            template[mac_at:mac_at + 32] = compute_draft04(KEY_SHA256, text)
+        yield bytes(template)
+
+
+def mixed(shapes: list[bytes], packets: int) -> Iterable[bytes]:
+    """60 % SRv6 taken round-robin from ``shapes``, 20 % plain IPv6 UDP, 20 % IPv4 UDP,
+    interleaved in a period of 10."""
+    plain6 = ethernet(inner_udp("2001:db8:1::10", "2001:db8:2::20", b"x" * 32))
+    plain4 = ethernet(IPV4_UDP, ethertype=ETH_IPV4)
+    pattern = "s6s4ss6s4s"
+    k = 0
+    for i in range(packets):
+        c = pattern[i % 10]
+        if c == "s":
+            yield shapes[k % len(shapes)]
+            k += 1
+        else:
+            yield plain6 if c == "6" else plain4
+
+
+def audit_summary(path: Path, keys: bool) -> dict:
+    cmd = [*SRINSPECT, "audit", "--workers", "1", "--format", "json", "--fail-on", "never"]
+    out = subprocess.run([*cmd, *(["--keys", str(KEYS)] if keys else []), str(path)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["summary"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--packets", type=int, default=300_000, help="packets per file")
+    ap.add_argument("--workers", type=int, default=2, help="the N of the N-workers rows")
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for srinspect runs")
+    ap.add_argument("--tshark-slice", type=int, default=0,
+                    help="tshark on the first N packets of each file, rate scaled (0: all)")
+    ap.add_argument("--only", default="", help="only shapes whose name contains this")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    if not shutil.which("tshark"):
+        sys.exit("tshark not found")
+    with tempfile.TemporaryDirectory(prefix="srinspect-shapes-") as tmp:
+        return run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
+    shapes = [(name, ethernet(ip)) for name, ip in [*crafted_shapes(), *kernel_shapes()]]
+    # keep only the shapes that audit clean with the keys (checked on a one-packet file)
+    valid: list[tuple[str, bytes]] = []
+    for i, (name, frame) in enumerate(shapes):
+        probe = work / f"probe-{i}.pcap"
+        frames_to_pcap(probe, [frame])
+        summary = audit_summary(probe, keys=True)
+        if summary["findings"] or summary["srh_packets"] != 1:
+            print(f"  left out, not a clean SRv6 shape: {name}: {summary['by_rule']}",
+                  file=sys.stderr)
+        else:
+            valid.append((name, frame))
+        probe.unlink()
+    files: list[tuple[str, Path, Iterable[bytes]]] = [
+        (name, work / f"shape-{i}.pcap", repeat(frame, args.packets))
+        for i, (name, frame) in enumerate(valid)]
+    files += [
+        ("many flows: distinct source + Segment List[0] per packet", work / "flows.pcap",
+         many_flows(args.packets, hmac=False)),
+        ("many flows + HMAC SHA-256 per packet", work / "flows-hmac.pcap",
+         many_flows(args.packets, hmac=True)),
+        (f"evenly mixed: {len(valid)} shapes 60 %, IPv6/IPv4 UDP 40 %", work / "mixed.pcap",
+         mixed([f for _, f in valid], args.packets)),
+    ]
+    files = [f for f in files if args.only in f[0]]
+    keys = ["--keys", str(KEYS)]
+    rows = []
+    for name, path, frames in files:
+        n = frames_to_pcap(path, frames)
+        with_keys = audit_summary(path, keys=True)  # also brings the file into the page cache
+        without = audit_summary(path, keys=False)
+        if with_keys["findings"]:
+            print(f"  FINDINGS with keys in {name}: {with_keys['by_rule']}", file=sys.stderr)
+        t_in = path
+        if args.tshark_slice and args.tshark_slice < n:
+            t_in = slice_of(path, args.tshark_slice, work / "tshark-slice.pcap")
+        t_n, t_s = timed(tshark(t_in))
+        cells = []
+        for extra in (keys, []):
+            for w in (1, args.workers):
+                _, secs = timed(srinspect_audit(path, w, extra), args.repeat)
+                cells.append(n / secs)
+        rows.append((name, n, path.stat().st_size, t_n / t_s, t_n < n, cells,
+                     with_keys["findings"], without["findings"]))
+        print(f"  {name}: tshark {t_n / t_s:,.0f}/s, srinspect "
+              + ", ".join(f"{c:,.0f}/s" for c in cells), file=sys.stderr)
+        path.unlink()
+    print_table(rows, args.workers, args.markdown)
+    return 0
+
+
+def print_table(rows: list, workers: int, md: bool) -> None:
+    heads = ["shape", "packets", "MB", "tshark pkt/s", "keys, 1 worker",
+             f"keys, {workers} workers", "no keys, 1 worker", f"no keys, {workers} workers",
+             "findings (keys / none)"]
+    if md:
+        print("| " + " | ".join(heads) + " |")
+        print("|---|" + "---:|" * (len(heads) - 1))
+    for name, n, size, t_rate, sliced, cells, fk, fn in rows:
+        vals = [name, str(n), f"{size / 1e6:.0f}", f"{t_rate:,.0f}" + (" (slice)" if sliced
+                                                                       else "")]
+        vals += [f"{c:,.0f} ({c / t_rate:.1f}x)" for c in cells]
+        vals.append(f"{fk} / {fn}")
+        if md:
+            print("| " + " | ".join(vals) + " |")
+        else:
+            print("  ".join(vals))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
