@@ -29,7 +29,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_audit import SRINSPECT, slice_of, srinspect_audit, timed, tshark  # noqa: E402
-from make_mixed import IPV4_UDP  # noqa: E402
+from make_mixed import IPV4_UDP, write_frames  # noqa: E402
 
 from srinspect.build import (  # noqa: E402
     ETH_IPV4,
@@ -125,25 +125,6 @@ def kernel_shapes() -> list[tuple[str, bytes]]:
     return list(seen.values())
 
 
-def frames_to_pcap(out: Path, frames: Iterable[bytes]) -> int:
-    """Classic little-endian pcap, Ethernet, advancing timestamps; returns the count."""
-    rec = struct.Struct("<IIII")
-    n = 0
-    with out.open("wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        buf = bytearray()
-        for n, data in enumerate(frames, 1):
-            i = n - 1
-            buf += rec.pack(1_700_000_000 + i // 100_000, (i % 100_000) * 10, len(data),
-                            len(data))
-            buf += data
-            if len(buf) > 1 << 22:
-                f.write(buf)
-                buf.clear()
-        f.write(buf)
-    return n
-
-
 def repeat(frame: bytes, packets: int) -> Iterable[bytes]:
     for _ in range(packets):
         yield frame
@@ -214,7 +195,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     valid: list[tuple[str, bytes]] = []
     for i, (name, frame) in enumerate(shapes):
         probe = work / f"probe-{i}.pcap"
-        frames_to_pcap(probe, [frame])
+        write_frames(probe, [frame])
         summary = audit_summary(probe, keys=True)
         if summary["findings"] or summary["srh_packets"] != 1:
             print(f"  left out, not a clean SRv6 shape: {name}: {summary['by_rule']}",
@@ -237,7 +218,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     keys = ["--keys", str(KEYS)]
     rows = []
     for name, path, frames in files:
-        n = frames_to_pcap(path, frames)
+        n = write_frames(path, frames)
         with_keys = audit_summary(path, keys=True)  # also brings the file into the page cache
         without = audit_summary(path, keys=False)
         if with_keys["findings"]:

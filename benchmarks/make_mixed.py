@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import struct
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from srinspect.build import ethernet
@@ -61,14 +62,15 @@ def schedule(classes: dict[str, list[bytes]], mix: dict[str, int] = MIX) -> list
     return [period[(i * 37) % len(period)] for i in range(len(period))]
 
 
-def write(out: Path, packets: int, mix: dict[str, int] = MIX) -> None:
-    period = schedule(load_templates(), mix)
+def write_frames(out: Path, frames: Iterable[bytes]) -> int:
+    """Classic little-endian pcap, Ethernet, timestamps 10 us apart; returns the count."""
     rec = struct.Struct("<IIII")
+    n = 0
     with out.open("wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         buf = bytearray()
-        for i in range(packets):
-            data = period[i % len(period)]
+        for n, data in enumerate(frames, 1):
+            i = n - 1
             buf += rec.pack(1_700_000_000 + i // 100_000, (i % 100_000) * 10, len(data),
                             len(data))
             buf += data
@@ -76,6 +78,12 @@ def write(out: Path, packets: int, mix: dict[str, int] = MIX) -> None:
                 f.write(buf)
                 buf.clear()
         f.write(buf)
+    return n
+
+
+def write(out: Path, packets: int, mix: dict[str, int] = MIX) -> None:
+    period = schedule(load_templates(), mix)
+    write_frames(out, (period[i % len(period)] for i in range(packets)))
 
 
 def main() -> int:
