@@ -13,10 +13,10 @@ from srinspect.srh import SrhSpec
 
 from .case import Case
 from .casekit import (
-    HEADEND_DONT_CARE,
     ICMP_PARAM_PROBLEM,
     NETPROG,
     PP_SR_UPPER_LAYER,
+    headend_care,
     needs,
     one,
     policy_packet,
@@ -149,11 +149,6 @@ def _reduced(source: str | None, segments: tuple[str, ...], inner: bytes,
     return srv6_packet(source or "::", spec, inner, dst=segments[0])
 
 
-def _headend_care(policy: str, c: Ctx, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    pol = c.topo.policies[policy]
-    return HEADEND_DONT_CARE + extra + (() if pol.source else ("ipv6.src",))
-
-
 def encap_red(c: Ctx, sent: list[Send]) -> Expectation:
     """RFC 8986 s5.2 H.Encaps.Red: the first segment only in the DA; the SRH holds the others
     (Last Entry n-2) with Segments Left n-1."""
@@ -161,7 +156,7 @@ def encap_red(c: Ctx, sent: list[Send]) -> Expectation:
     exp = _reduced(pol.source, pol.segments, probe(sent), NH_IPV6)
     return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
                      "SL = n-1), Next Header 41, original packet inside",
-                     dont_care=_headend_care("encap-red", c))
+                     dont_care=headend_care(c, "encap-red"))
 
 
 #: The tester's MACs are the adapter's business, not the case's: an L2 headend must carry the
@@ -183,7 +178,7 @@ def headend_l2encap(c: Ctx, sent: list[Send]) -> Expectation:
                        next_header=NH_ETHERNET)
     return Forwarded(exp, "outer IPv6 + SRH (list reversed, SL = FS = n-1, Next Header 143), "
                      "the received Ethernet frame inside, its IPv6 packet untouched",
-                     dont_care=_headend_care("l2encap", c, L2_DONT_CARE))
+                     dont_care=headend_care(c, "l2encap", L2_DONT_CARE))
 
 
 def headend_l2encap_red(c: Ctx, sent: list[Send]) -> Expectation:
@@ -192,7 +187,7 @@ def headend_l2encap_red(c: Ctx, sent: list[Send]) -> Expectation:
     exp = _reduced(pol.source, pol.segments, _received_frame(sent), NH_ETHERNET)
     return Forwarded(exp, "outer IPv6 to the first segment, SRH without it (Last Entry = n-2, "
                      "SL = n-1), Next Header 143, the received Ethernet frame inside",
-                     dont_care=_headend_care("l2encap-red", c, L2_DONT_CARE))
+                     dont_care=headend_care(c, "l2encap-red", L2_DONT_CARE))
 
 
 def _to_sid4(behaviour: str) -> Callable[[Ctx], bytes]:

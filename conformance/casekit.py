@@ -42,6 +42,13 @@ def probe(sent: list[Send]) -> bytes:
     return sent[-1].data
 
 
+def headend_care(c: Ctx, policy: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What a headend case does not judge: ``HEADEND_DONT_CARE``, ``extra``, and the outer
+    source when the topology does not say which one the policy uses."""
+    source_known = bool(c.topo.policies[policy].source)
+    return HEADEND_DONT_CARE + extra + (() if source_known else ("ipv6.src",))
+
+
 def policy_packet(name: str) -> Callable[[Ctx], bytes]:
     """A plain packet to a headend policy's destination (the DUT steers it)."""
     return lambda c: c.plain(c.topo.policies[name].destination())

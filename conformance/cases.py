@@ -30,7 +30,6 @@ from .case import Case
 from .casekit import (
     BOTH_MUST,
     D04,
-    HEADEND_DONT_CARE,
     ICMP_PARAM_PROBLEM,
     ICMP_TIME_EXCEEDED,
     PP_ERRONEOUS_FIELD,
@@ -38,6 +37,7 @@ from .casekit import (
     M,
     S,
     U,
+    headend_care,
     lv,
     needs,
     one,
@@ -190,10 +190,10 @@ def _ratelimit_burst(c: Ctx) -> list[Send]:
 
 def headend_encap(c: Ctx, sent: list[Send]) -> Expectation:
     pol = c.topo.policies["encap"]
-    care: tuple[str, ...] = HEADEND_DONT_CARE + (() if pol.source else ("ipv6.src",))
     exp = encapsulated(pol.source or "::", pol.segments, probe(sent))
     return Forwarded(exp, "outer IPv6 + SRH to the first segment, list reversed, SL = FS = n-1,"
-                     " Next Header 41, original packet inside", dont_care=care)
+                     " Next Header 41, original packet inside",
+                     dont_care=headend_care(c, "encap"))
 
 
 def headend_inline(c: Ctx, sent: list[Send]) -> Expectation:
@@ -223,10 +223,9 @@ def hmac_verifies(c: Ctx) -> Callable[[bytes], str | None]:
 
 def headend_hmac(c: Ctx, sent: list[Send]) -> Expectation:
     pol = c.topo.policies["hmac"]
-    care: tuple[str, ...] = HEADEND_DONT_CARE + ("ipv6.payload_length", "srh.hdr_ext_len",
-                                                 "srh.tlvs")
-    care += ("srh.flags",) if c.profile is not D04 else ()
-    care += () if pol.source else ("ipv6.src",)
+    # the TLV area is the HMAC check's business; RFC 8754 leaves the flags undefined
+    care = headend_care(c, "hmac", ("ipv6.payload_length", "srh.hdr_ext_len", "srh.tlvs",
+                                    *(("srh.flags",) if c.profile is not D04 else ())))
     exp = encapsulated(pol.source or "::", pol.segments, probe(sent), flags=FLAG_H)
     return Forwarded(exp, "encapsulated as by the policy, with an HMAC TLV that verifies with"
                      " the key", dont_care=care, checks=(hmac_verifies(c),))

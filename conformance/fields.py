@@ -13,21 +13,25 @@ malformed headers: a transit case forwards malformed SRHs and must still be diff
 from __future__ import annotations
 
 import fnmatch
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from srinspect.ipv6 import NH_IPV6, pull_ipv6
+from srinspect.ipv6 import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    NH_ETHERNET,
+    NH_IPV4,
+    NH_IPV6,
+    pull_ipv4,
+    pull_ipv6,
+)
+from srinspect.linklayer import ETHERNET_HEADER, ethernet_payload
 from srinspect.srh import ROUTING_HEADER, ROUTING_TYPE_SRH, Srh
-from srinspect.wire import ip6, parse_ip6
+from srinspect.wire import ip4, ip6, parse_ip6
 
 MAX_DEPTH = 3
 
 
-NH_IPV4 = 4
-NH_ETHERNET = 143
-ETH_HEADER = 14
-ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
 
 
 def packet_fields(data: bytes) -> dict[str, str]:
@@ -41,43 +45,48 @@ def packet_fields(data: bytes) -> dict[str, str]:
 
 
 def _ipv4(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str]) -> None:
-    if off + 20 > end or buf[off] >> 4 != 4:
+    ip = pull_ipv4(buf, off, end)
+    if ip is None:
         out[prefix + "bytes"] = buf[off:end].hex()
         return
-    ihl = (buf[off] & 0x0F) * 4
-    tos, total, ident, frag, ttl, proto, csum = struct.unpack_from("!xBHHHBBH", buf, off)
     p = prefix + "ipv4."
-    out[p + "ihl"] = str(ihl)
-    out[p + "tos"] = str(tos)
-    out[p + "total_length"] = str(total)
-    out[p + "id"] = str(ident)
-    out[p + "flags_fragment"] = f"0x{frag:04x}"
-    out[p + "ttl"] = str(ttl)
-    out[p + "protocol"] = str(proto)
-    out[p + "checksum"] = f"0x{csum:04x}"
-    out[p + "src"] = ".".join(map(str, buf[off + 12 : off + 16]))
-    out[p + "dst"] = ".".join(map(str, buf[off + 16 : off + 20]))
-    if off + ihl < end:
-        out[prefix + "payload"] = buf[off + ihl : end].hex()
+    out[p + "ihl"] = str(ip.ihl)
+    out[p + "tos"] = str(ip.tos)
+    out[p + "total_length"] = str(ip.total_length)
+    out[p + "id"] = str(ip.ident)
+    out[p + "flags_fragment"] = f"0x{ip.frag:04x}"
+    out[p + "ttl"] = str(ip.ttl)
+    out[p + "protocol"] = str(ip.protocol)
+    out[p + "checksum"] = f"0x{ip.checksum:04x}"
+    out[p + "src"] = ip4(ip.src)
+    out[p + "dst"] = ip4(ip.dst)
+    if ip.upper_offset < ip.limit:
+        out[prefix + "payload"] = buf[ip.upper_offset : ip.limit].hex()
+    if ip.limit < end:
+        out[prefix + "trailer"] = buf[ip.limit : end].hex()
 
 
 def _ethernet(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str],
               depth: int) -> None:
     """The Ethernet frame an L2 service carries (Next Header 143), then its IP packet."""
-    if off + ETH_HEADER > end:
-        out[prefix + "payload"] = buf[off:end].hex()
+    frame = buf[off:end]
+    ethertype, payload = ethernet_payload(frame)
+    if len(ethertype) < 2:
+        out[prefix + "payload"] = frame.hex()
         return
     p = prefix + "eth."
-    out[p + "dst"] = buf[off : off + 6].hex(":")
-    out[p + "src"] = buf[off + 6 : off + 12].hex(":")
-    (ethertype,) = struct.unpack_from("!H", buf, off + 12)
-    out[p + "type"] = f"0x{ethertype:04x}"
-    if ethertype == ETHERTYPE_IPV6:
-        _ipv6(buf, off + ETH_HEADER, end, prefix, out, depth + 1)
-    elif ethertype == ETHERTYPE_IPV4:
-        _ipv4(buf, off + ETH_HEADER, end, prefix, out)
+    out[p + "dst"] = frame[:6].hex(":")
+    out[p + "src"] = frame[6:12].hex(":")
+    if payload > ETHERNET_HEADER:
+        out[p + "tags"] = frame[ETHERNET_HEADER - 2 : payload - 2].hex()
+    out[p + "type"] = f"0x{ethertype.hex()}"
+    kind = int.from_bytes(ethertype, "big")
+    if kind == ETHERTYPE_IPV6:
+        _ipv6(buf, off + payload, end, prefix, out, depth + 1)
+    elif kind == ETHERTYPE_IPV4:
+        _ipv4(buf, off + payload, end, prefix, out)
     else:
-        out[prefix + "payload"] = buf[off + ETH_HEADER : end].hex()
+        out[prefix + "payload"] = frame[payload:].hex()
 
 
 def _ipv6(buf: bytes, off: int, end: int, prefix: str, out: dict[str, str], depth: int) -> None:

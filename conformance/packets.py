@@ -17,7 +17,16 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from srinspect.build import icmpv6_echo, ipv4_packet, ipv6_packet, srv6_packet, udp, udp4, with_hmac
+from srinspect.build import (
+    icmpv6_echo,
+    internet_checksum,
+    ipv4_packet,
+    ipv6_packet,
+    srv6_packet,
+    udp,
+    udp4,
+    with_hmac,
+)
 from srinspect.rules import Profile
 from srinspect.rules import Profile as CoreProfile
 from srinspect.srh import SrhSpec, push_srh, resolve
@@ -152,10 +161,7 @@ def dec_ttl(pkt: bytes) -> bytes:
     b[8] -= 1
     b[10:12] = b"\x00\x00"
     ihl = (b[0] & 0x0F) * 4
-    total = sum(struct.unpack_from(f"!{ihl // 2}H", b))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    struct.pack_into("!H", b, 10, ~total & 0xFFFF)
+    struct.pack_into("!H", b, 10, internet_checksum(bytes(b[:ihl])))
     return bytes(b)
 
 

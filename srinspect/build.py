@@ -37,7 +37,8 @@ def ipv6_packet(src: str | bytes, dst: str | bytes, next_header: int, payload: b
     return ipv6_header(src, dst, next_header, plen, hop_limit) + payload
 
 
-def _checksum(data: bytes) -> int:
+def internet_checksum(data: bytes) -> int:
+    """The RFC 1071 one's-complement sum (IPv4 header, UDP, ICMPv6 with their pseudo-headers)."""
     if len(data) % 2:
         data += b"\x00"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -54,14 +55,14 @@ def udp(src: str | bytes, dst: str | bytes, sport: int, dport: int, payload: byt
     """A UDP datagram with its checksum over the IPv6 pseudo-header (src/dst of the packet)."""
     length = 8 + len(payload)
     head = struct.pack("!HHHH", sport, dport, length, 0)
-    csum = _checksum(_pseudo(addr(src), addr(dst), length, 17) + head + payload) or 0xFFFF
+    csum = internet_checksum(_pseudo(addr(src), addr(dst), length, 17) + head + payload) or 0xFFFF
     return struct.pack("!HHHH", sport, dport, length, csum) + payload
 
 
 def icmpv6_echo(src: str | bytes, dst: str | bytes, ident: int, seq: int, payload: bytes,
                 reply: bool = False) -> bytes:
     msg = struct.pack("!BBHHH", 129 if reply else 128, 0, 0, ident, seq) + payload
-    csum = _checksum(_pseudo(addr(src), addr(dst), len(msg), 58) + msg)
+    csum = internet_checksum(_pseudo(addr(src), addr(dst), len(msg), 58) + msg)
     return msg[:2] + struct.pack("!H", csum) + msg[4:]
 
 
@@ -82,7 +83,7 @@ def ipv4_packet(src: str, dst: str, protocol: int, payload: bytes, ttl: int = 64
     """An IPv4 packet (20-byte header, DF set) with a correct header checksum."""
     head = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(payload), ident, 0x4000, ttl,
                        protocol, 0, socket.inet_aton(src), socket.inet_aton(dst))
-    return head[:10] + struct.pack("!H", _checksum(head)) + head[12:] + payload
+    return head[:10] + struct.pack("!H", internet_checksum(head)) + head[12:] + payload
 
 
 def udp4(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
@@ -90,7 +91,7 @@ def udp4(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
     length = 8 + len(payload)
     pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!xBH", 17, length)
     head = struct.pack("!HHHH", sport, dport, length, 0)
-    csum = _checksum(pseudo + head + payload) or 0xFFFF
+    csum = internet_checksum(pseudo + head + payload) or 0xFFFF
     return struct.pack("!HHHH", sport, dport, length, csum) + payload
 
 
