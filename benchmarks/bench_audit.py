@@ -56,15 +56,18 @@ def slice_of(src: Path, count: int, out: Path) -> Path:
 
 
 def srinspect_audit(path: Path, workers: int, extra: list[str] | None = None,
-                    pure: bool = False) -> Callable[[], int]:
+                    pure: bool = False, env: dict[str, str] | None = None) -> Callable[[], int]:
     """A whole CLI run (start-up, audit, JSON report to /dev/null). ``pure``: without the
-    compiled pre-filter (SRINSPECT_PURE=1), to show what it is worth."""
+    compiled pre-filter (SRINSPECT_PURE=1), to show what it is worth. ``env``: more
+    environment variables for the run (e.g. SRINSPECT_VERDICT_CACHE=0), so that one file can
+    be timed with a feature on and off."""
     frames = count_frames(path)  # counted before timing: only the audit is timed
+    run_env = {**({"SRINSPECT_PURE": "1"} if pure else {}), **(env or {})}
 
     def go() -> int:
         run_cmd([*SRINSPECT, "audit", "--workers", str(workers), "--format", "json",
                  "-o", os.devnull, "--fail-on", "never", *(extra or []), str(path)],
-                env={"SRINSPECT_PURE": "1"} if pure else None)
+                env=run_env or None)
         return frames
     return go
 
