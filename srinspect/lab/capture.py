@@ -3,14 +3,17 @@
 The kernel counters say how many bytes crossed a link; only packets say which segment list
 steered them. Each node namespace gets a live source (``sources.LiveSource``) running
 ``tcpdump -i any -Q out``: tcpdump rather than dumpcap because it delivers every packet at
-once (``--immediate-mode``), so what a snapshot counts is what crossed the links before it,
-as the kernel counters it is compared with. The frames go through ``Inspector`` exactly as
-a capture file's would, so the lab exercises the real decoding path. The "any" device's
+once (``--immediate-mode``), so frames reach the decoder soon after they cross the links.
+The frames go through ``Inspector`` exactly as a capture file's would, so the lab exercises
+the real decoding path. The "any" device's
 Linux cooked v2 header carries the interface index, which names the link and so the
 direction (node -> peer) of every frame.
 
 Per direction, a capture counts bytes and packets (frames as on the wire, from the cooked
-header's original length) and SRH packets with their segment lists. Per flow (inner source
+header's original length) and SRH packets with their segment lists. ``window(t0, t1)``
+counts by the frames' kernel timestamps, so it measures the same seconds as the kernel
+counters even when decoding runs behind the wire (under TCG by a second or more). Per flow
+(inner source
 and destination, as node names when they are lab addresses) it keeps the segment path seen
 leaving the flow's source node and the history of its changes, for the monitor's
 path-change view.
@@ -46,6 +49,21 @@ ETHER_LEN = 14
 PACKET_OUTGOING = 4
 _SLL2 = struct.Struct("!HHIHBB")  # protocol, reserved, ifindex, hatype, pkttype, halen
 HISTORY = 256
+#: Seconds of frames kept for ``LabCapture.window`` (10 links at 10 Mbit/s: ~500k records).
+HORIZON = 60.0
+#: Seconds without a decoded frame after which a node's capture counts as caught up.
+IDLE = 1.0
+
+
+@dataclass(frozen=True)
+class _Taped:
+    """One decoded frame, as ``LabCapture.window`` needs it."""
+
+    ts: float
+    direction: Direction
+    wire: int
+    segments: tuple[str, ...] | None  # None: no SRH
+    statuses: tuple[str, ...]  # HMAC check statuses
 
 
 @dataclass
@@ -209,6 +227,9 @@ class LabCapture:
         self._flows: dict[tuple[str, str], FlowPath] = {}
         self.changes: deque[tuple[float, str, str, tuple[str, ...]]] = deque(maxlen=HISTORY)
         self._captures: list[_NodeCapture] = []
+        self._tape: deque[_Taped] = deque()
+        self._latest: dict[str, float] = {}  # node -> timestamp of its newest decoded frame
+        self._decoded_at: dict[str, float] = {}  # node -> when (monotonic) it was decoded
 
     def start(self) -> LabCapture:
         require_tool("tcpdump", "to capture lab links")
@@ -247,20 +268,10 @@ class LabCapture:
             stats = self._dirs.get(direction)
             if stats is None:
                 stats = self._dirs[direction] = DirectionCapture()
-            stats.bytes += wire
-            stats.packets += 1
-            if has_srh:
-                stats.srh_packets += 1
-                stats.segments[segments] += 1
-                stats.last_segments = segments
-                assert result is not None
-                for check in result.hmacs:
-                    if check.status == HMAC_VERIFIED:
-                        stats.hmac_ok += 1
-                    elif check.status == HMAC_MISMATCH:
-                        stats.hmac_bad += 1
-                    else:
-                        stats.hmac_unknown += 1
+            statuses = tuple(c.status for c in result.hmacs) if result is not None else ()
+            taped = _Taped(frame.ts, direction, wire, segments if has_srh else None, statuses)
+            _count(stats, taped)
+            self._keep(taped)
             if src is None or dst is None:
                 return
             flow = self._flows.get((src, dst))
@@ -274,6 +285,16 @@ class LabCapture:
                 flow.segments = segments
                 flow.history.append((frame.ts, segments))
                 self.changes.append((frame.ts, src, dst, segments))
+
+    def _keep(self, taped: _Taped) -> None:
+        """Remember the frame for ``window`` (lock held); forget what is past the horizon."""
+        tape = self._tape
+        tape.append(taped)
+        while tape and tape[0].ts < taped.ts - HORIZON:
+            tape.popleft()
+        node = taped.direction[0]
+        self._latest[node] = max(taped.ts, self._latest.get(node, 0.0))
+        self._decoded_at[node] = time.monotonic()
 
     def _flow_of(self, frame: Frame, result: PacketResult | None,
                  ) -> tuple[str | None, str | None, tuple[str, ...], bool]:
@@ -296,10 +317,34 @@ class LabCapture:
 
     # -- reading (any thread) -------------------------------------------------------------
 
-    def snapshot(self) -> dict[Direction, DirectionCapture]:
-        """Cumulative per-direction counters so far (copies)."""
+    def window(self, t0: float, t1: float, timeout: float = 15.0,
+               ) -> dict[Direction, DirectionCapture]:
+        """What each direction carried with a capture timestamp in ``[t0, t1)``.
+
+        First waits (up to ``timeout`` seconds) until decoding has caught up with ``t1``
+        on every captured node: a frame from after ``t1`` was decoded, or nothing was
+        decoded for ``IDLE`` seconds (a node behind the wire decodes without pause, so a
+        pause means its pipe is empty). Windows older than ``HORIZON`` are incomplete.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._caught_up(t1) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        out: dict[Direction, DirectionCapture] = {}
         with self._lock:
-            return {d: s.copy() for d, s in self._dirs.items()}
+            for taped in self._tape:
+                if t0 <= taped.ts < t1:
+                    stats = out.get(taped.direction)
+                    if stats is None:
+                        stats = out[taped.direction] = DirectionCapture()
+                    _count(stats, taped)
+        return out
+
+    def _caught_up(self, t1: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return all(self._latest.get(node, 0.0) >= t1
+                       or now - self._decoded_at.get(node, -IDLE) >= IDLE
+                       for node in self.nodes)
 
     def flows(self) -> dict[tuple[str, str], FlowPath]:
         """Flows seen so far by (source, destination) (copies)."""
@@ -307,15 +352,19 @@ class LabCapture:
             return {k: f.copy() for k, f in self._flows.items()}
 
 
-def capture_delta(before: dict[Direction, DirectionCapture],
-                  after: dict[Direction, DirectionCapture]) -> dict[Direction, DirectionCapture]:
-    """What each direction saw between two snapshots."""
-    out: dict[Direction, DirectionCapture] = {}
-    for direction, end in after.items():
-        start = before.get(direction, DirectionCapture())
-        out[direction] = DirectionCapture(
-            end.bytes - start.bytes, end.packets - start.packets,
-            end.srh_packets - start.srh_packets, end.segments - start.segments,
-            end.last_segments, end.hmac_ok - start.hmac_ok, end.hmac_bad - start.hmac_bad,
-            end.hmac_unknown - start.hmac_unknown)
-    return out
+def _count(stats: DirectionCapture, taped: _Taped) -> None:
+    """Add one frame to a direction's counters."""
+    stats.bytes += taped.wire
+    stats.packets += 1
+    if taped.segments is None:
+        return
+    stats.srh_packets += 1
+    stats.segments[taped.segments] += 1
+    stats.last_segments = taped.segments
+    for status in taped.statuses:
+        if status == HMAC_VERIFIED:
+            stats.hmac_ok += 1
+        elif status == HMAC_MISMATCH:
+            stats.hmac_bad += 1
+        else:
+            stats.hmac_unknown += 1

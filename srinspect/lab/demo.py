@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import build, steer, traffic
-from .capture import DirectionCapture, LabCapture, capture_delta
+from .capture import DirectionCapture, LabCapture
 from .counters import DirectionLoad, carrying, loads_between, read_counters
 from .errors import LabError
 from .lab import Lab
@@ -110,7 +110,7 @@ def run_steps(lab: Lab, steps: Sequence[DemoStep], opts: DemoOptions,
                 segments = ()
             expected = policy_path(lab.plan.graph, src, step.via, dst)
             time.sleep(opts.settle)
-            c0, s0 = read_counters(lab), capture.snapshot()
+            t0, c0 = time.time(), read_counters(lab)
             end = time.monotonic() + opts.hold
             last = c0
             while on_tick is not None and time.monotonic() + 1.0 <= end:
@@ -119,9 +119,9 @@ def run_steps(lab: Lab, steps: Sequence[DemoStep], opts: DemoOptions,
                 on_tick(n, step, loads_between(lab, last, now), capture)
                 last = now
             time.sleep(max(0.0, end - time.monotonic()))
-            c1, s1 = read_counters(lab), capture.snapshot()
+            c1, t1 = read_counters(lab), time.time()
             loads = loads_between(lab, c0, c1)
-            captured = capture_delta(s0, s1)
+            captured = capture.window(t0, t1)  # by timestamp: decoding may run behind
             seconds = next(iter(loads.values())).seconds if loads else opts.hold
             cap_loads = {d: DirectionLoad(d, c.bytes, c.packets, seconds, lab.rate(d))
                          for d, c in captured.items()}

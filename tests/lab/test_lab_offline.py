@@ -190,7 +190,7 @@ def test_capture_names_directions_segments_and_flows(tmp_path: Path) -> None:
         seen = egress_frame(frame, devs, inspector)
         if seen is not None:
             cap._record(seen[0], frame, seen[1])
-    snap = cap.snapshot()
+    snap = cap.window(999.0, 1002.0, timeout=0)
     assert list(snap) == [("A", "D")]  # incoming copy and unknown interface ignored
     ad = snap[("A", "D")]
     assert ad.packets == 2 and ad.srh_packets == 1
@@ -198,6 +198,12 @@ def test_capture_names_directions_segments_and_flows(tmp_path: Path) -> None:
     assert ad.segments == {("D", "B", "C", "E", "Z"): 1}
     flow = cap.flows()[("A", "Z")]
     assert flow.history == [(1000.0, ("D", "B", "C", "E", "Z")), (1001.0, ())]
+    # windows go by the frames' timestamps, not by when they were decoded
+    early = cap.window(1000.0, 1000.5, timeout=0)[("A", "D")]
+    assert early.packets == 1 and early.srh_packets == 1
+    late = cap.window(1000.5, 1001.5, timeout=0)[("A", "D")]
+    assert late.packets == 1 and late.srh_packets == 0
+    assert cap.window(1001.5, 1002.0, timeout=0) == {}
     assert flow.segments == ()
     assert flow.hops(now=1001.5) == [("A", "D")]
 
