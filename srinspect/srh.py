@@ -54,6 +54,21 @@ TLV_NAMES_RFC8754 = {0: "Pad1", 4: "PadN", 5: "HMAC", 1: "Reserved (Ingress Node
                      2: "Reserved (Egress Node)", 3: "Reserved (Opaque Container)",
                      6: "Reserved"}
 HMAC_TLV_SIZE_DRAFT04 = 40  # type + length + reserved(2) + key id(4) + HMAC(32)
+#: The TLV Length values each profile allows (Length counts the bytes after type and length):
+#: the validator's srh.tlv.length rule and the fast paths' layout checks read these.
+NODE_TLV_LENGTH = 18  # Ingress, Egress, Opaque: reserved, flags, one address
+NODE_ADDRESS_AT = 4  # the address, from the TLV's first byte
+TLV_LENGTHS_DRAFT04: dict[int, frozenset[int]] = {
+    TLV_INGRESS: frozenset({NODE_TLV_LENGTH}),
+    TLV_EGRESS: frozenset({NODE_TLV_LENGTH}),
+    TLV_OPAQUE: frozenset({NODE_TLV_LENGTH}),
+    TLV_PADDING: frozenset(range(1, 8)),
+    TLV_HMAC: frozenset({HMAC_TLV_SIZE_DRAFT04 - 2}),
+}
+TLV_LENGTHS_RFC8754: dict[int, frozenset[int]] = {
+    TLV_PADDING: frozenset(range(0, 6)),
+    TLV_HMAC: frozenset({14, 22, 30, 38}),
+}
 
 #: Where each fixed field sits in the SRH: (offset from its first byte, size). The views ask
 #: ``Srh.value(name)``, so a field the capture (or the Payload Length) cut off is shown as not

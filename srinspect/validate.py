@@ -31,7 +31,8 @@ from .srh import (
     TLV_EGRESS,
     TLV_HMAC,
     TLV_INGRESS,
-    TLV_OPAQUE,
+    TLV_LENGTHS_DRAFT04,
+    TLV_LENGTHS_RFC8754,
     TLV_PAD1,
     TLV_PADDING,
     Srh,
@@ -40,17 +41,8 @@ from .srh import (
 from .wire import ip6
 
 _ALLOWED_LENGTHS: dict[Profile, dict[int, frozenset[int]]] = {
-    Profile.DRAFT04: {
-        TLV_INGRESS: frozenset({18}),
-        TLV_EGRESS: frozenset({18}),
-        TLV_OPAQUE: frozenset({18}),
-        TLV_PADDING: frozenset(range(1, 8)),
-        TLV_HMAC: frozenset({38}),
-    },
-    Profile.RFC8754: {
-        TLV_PADDING: frozenset(range(0, 6)),
-        TLV_HMAC: frozenset({14, 22, 30, 38}),
-    },
+    Profile.DRAFT04: TLV_LENGTHS_DRAFT04,
+    Profile.RFC8754: TLV_LENGTHS_RFC8754,
 }
 _IPV4_MAPPED = bytes(10) + b"\xff\xff"
 
