@@ -10,7 +10,7 @@
  * is not sure about). Python stays the single authority on findings: when in doubt, stop.
  *
  * It is sans-I/O like the rest of the core: pure functions over a bytes-like buffer. Its
- * decisions mirror srinspect/linklayer.py, Inspector.feed, ipv6.walk_short and
+ * decisions mirror srinspect/linklayer.py, Inspector.feed, verdicts.verdict_key and
  * _fastpath.fast_srh_py exactly; tests/unit/test_skim.py holds the two together record by
  * record on real, crafted and randomly mutated captures.
  *
@@ -86,30 +86,41 @@ static Py_ssize_t ipv6_offset(int linktype, const uint8_t *d, Py_ssize_t n) {
     }
 }
 
-/* ipv6.walk_short: the upper-layer offset of the IPv6 packet at ``off`` (its fixed header
- * inside d[0:n]) when at most one SRH precedes the upper layer and all of it lies within
- * the captured bytes and the Payload Length, with its protocol in ``*nh`` and the usable
- * end in ``*limit``; -1 when only the full walk can tell. */
-static Py_ssize_t walk_short(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, uint8_t *nh,
-                             Py_ssize_t *limit) {
-    Py_ssize_t upper = off + IPV6_HEADER;
-    *nh = d[off + NEXT_HEADER_AT];
-    if (*nh == NH_ROUTING) {
-        if (upper + SRH_FIXED_SIZE > n || d[upper + SRH_ROUTING_TYPE_AT] != ROUTING_TYPE_SRH)
-            return -1;
-        *nh = d[upper + SRH_NEXT_HEADER_AT];
-        upper += ((Py_ssize_t)d[upper + SRH_HDR_EXT_LEN_AT] + 1) * 8;
-    } else if (IS_CHAIN_HEADER(*nh)) {
-        return -1;
-    }
+/* _fastpath.simple_chain: the SRH offset of the IPv6 packet at ``off`` (its fixed header
+ * inside d[0:n]) when its chain is options headers around exactly one SRH, every header
+ * within the captured bytes and a non-zero Payload Length, with the upper-layer offset in
+ * ``*upper``, its protocol in ``*nh`` and the usable end in ``*limit``; else -1. */
+static Py_ssize_t simple_chain(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, Py_ssize_t *upper,
+                               uint8_t *nh, Py_ssize_t *limit) {
     Py_ssize_t plen = rd16(d + off + PAYLOAD_LENGTH_AT, 1);
     *limit = off + IPV6_HEADER + plen;
     if (*limit > n) *limit = n;
-    if (plen == 0 || upper > *limit) return -1;
-    return upper;
+    if (plen == 0) return -1;
+    Py_ssize_t pos = off + IPV6_HEADER, srh = -1;
+    *nh = d[off + NEXT_HEADER_AT];
+    int k;
+    for (k = 0; k < MAX_CHAIN; k++) {
+        if (*nh == NH_ROUTING) {
+            if (srh >= 0 || pos + SRH_FIXED_SIZE > *limit ||
+                d[pos + SRH_ROUTING_TYPE_AT] != ROUTING_TYPE_SRH)
+                return -1;
+            srh = pos;
+        } else if (!IS_OPTION_HEADER(*nh)) {
+            break;
+        } else if (pos + 2 > *limit) {
+            return -1;
+        }
+        Py_ssize_t end = pos + (((Py_ssize_t)d[pos + SRH_HDR_EXT_LEN_AT] + 1) << 3);
+        if (end > *limit) return -1;
+        *nh = d[pos];
+        pos = end;
+    }
+    if (k == MAX_CHAIN) return -1;
+    *upper = pos;
+    return srh;
 }
 
-/* _fastpath._inner_more_headers: the packet behind the SRH may carry more headers. */
+/* _fastpath.inner_more_headers: the packet behind the SRH may carry more headers. */
 static int inner_more_headers(const uint8_t *d, uint8_t nh, Py_ssize_t at, Py_ssize_t limit) {
     if (nh == NH_ETHERNET) {
         Py_ssize_t eth = ethernet_ipv6(d + at, limit - at);
@@ -119,13 +130,6 @@ static int inner_more_headers(const uint8_t *d, uint8_t nh, Py_ssize_t at, Py_ss
         return 0;
     }
     return at + IPV6_HEADER <= limit && IS_MORE_HEADERS(d[at + NEXT_HEADER_AT]);
-}
-
-/* _fastpath._lone_hmac: draft-04's H flag alone, and an HMAC TLV of its one valid length. */
-static inline int lone_hmac(const uint8_t *d, Py_ssize_t tlv, uint8_t flags,
-                            uint16_t reserved) {
-    return !(flags & FLAGS_UNUSED_DRAFT04) && (flags & FLAG_H) && !reserved &&
-           d[tlv] == TLV_HMAC && d[tlv + 1] == HMAC_TLV_SIZE_DRAFT04 - 2;
 }
 
 /* _fastpath._segments_clean: no Segment List entry in d[start:stop] is suspect. */
@@ -140,67 +144,181 @@ static int segments_clean(const uint8_t *d, Py_ssize_t start, Py_ssize_t stop) {
     return 1;
 }
 
-/* _fastpath.fast_srh_py, byte for byte: -1 a clean simple SRH, the HMAC TLV offset of a
- * simple draft-04 HMAC SRH, -2 anything else (the full decoder). */
-static Py_ssize_t simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int draft04) {
+/* _fastpath._draft04_tlvs: the TLVs in d[p:end]: -1 a clean layout without HMAC, the HMAC
+ * TLV's offset when it ends in one announced by the H flag, -2 anything a rule could fire
+ * on. Every read stays below ``end``, which the chain walk put inside the frame. */
+static Py_ssize_t draft04_tlvs(const uint8_t *d, Py_ssize_t off, Py_ssize_t segments,
+                               Py_ssize_t p, Py_ssize_t end, uint8_t flags) {
+    Py_ssize_t hmac = -1;
+    int padded = 0;
+    while (p < end) {
+        if (p + 2 > end || hmac >= 0) return -2;
+        uint8_t kind = d[p], length = d[p + 1];
+        Py_ssize_t stop = p + 2 + length;
+        if (stop > end) return -2;
+        if (kind == TLV_HMAC) {
+            if (length != HMAC_TLV_LENGTH) return -2;
+            hmac = p;
+        } else if (padded) {
+            return -2;
+        } else if (kind == TLV_PADDING) {
+            if (length < PADDING_MIN || length > PADDING_MAX) return -2;
+            for (Py_ssize_t q = p + 2; q < stop; q++)
+                if (d[q]) return -2;
+            padded = 1;
+        } else if ((kind == TLV_INGRESS || kind == TLV_EGRESS || kind == TLV_OPAQUE) &&
+                   length == NODE_TLV_LENGTH) {
+            const uint8_t *node = d + p + NODE_ADDRESS_AT;
+            if (kind == TLV_INGRESS && memcmp(node, d + off + SOURCE_AT, SEGMENT_SIZE) != 0)
+                return -2;
+            if (kind == TLV_EGRESS && memcmp(node, d + segments, SEGMENT_SIZE) != 0)
+                return -2;
+        } else {
+            return -2;
+        }
+        p = stop;
+    }
+    if (((flags & FLAG_H) != 0) != (hmac >= 0)) return -2;
+    return hmac;
+}
+
+/* _fastpath.fast_srh_py, byte for byte: -1 no rule can fire, the HMAC TLV offset when only
+ * the HMAC verdict is left, -2 anything else (the full decoder). ``*srh``: the SRH offset. */
+static Py_ssize_t simple_srh(const uint8_t *d, Py_ssize_t n, Py_ssize_t off, int draft04,
+                             Py_ssize_t *srh) {
+    *srh = -1;
     /* written so that no huge ``off`` (fast_srh takes it from Python) can overflow */
-    if (off < 0 || off > n - IPV6_HEADER - SRH_FIXED_SIZE || d[off + NEXT_HEADER_AT] != NH_ROUTING)
-        return -2;
+    if (off < 0 || off > n - IPV6_HEADER) return -2;
+    uint8_t first = d[off + NEXT_HEADER_AT];
+    if (first != NH_ROUTING && !IS_OPTION_HEADER(first)) return -2;
     uint8_t nh;
-    Py_ssize_t limit, upper = walk_short(d, n, off, &nh, &limit);
-    if (upper < 0) return -2;
-    Py_ssize_t s = off + IPV6_HEADER, segments = s + SRH_FIXED_SIZE;
+    Py_ssize_t upper, limit, s = simple_chain(d, n, off, &upper, &nh, &limit);
+    if (s < 0) return -2;
+    if (IS_CHAIN_HEADER(nh) || inner_more_headers(d, nh, upper, limit)) return -2;
     uint8_t sl = d[s + SRH_SEGMENTS_LEFT_AT], fs = d[s + SRH_FIRST_SEGMENT_AT];
     uint8_t flags = d[s + SRH_FLAGS_AT];
     uint16_t reserved = rd16(d + s + SRH_RESERVED_AT, 1);
+    Py_ssize_t end = s + (((Py_ssize_t)d[s + SRH_HDR_EXT_LEN_AT] + 1) << 3);
+    Py_ssize_t segments = s + SRH_FIXED_SIZE;
     Py_ssize_t listed = segments + SEGMENT_SIZE * ((Py_ssize_t)fs + 1), tlv;
-    if (sl > fs || IS_CHAIN_HEADER(nh) || inner_more_headers(d, nh, upper, limit)) return -2;
-    if (upper == listed) {
+    if ((Py_ssize_t)sl > (Py_ssize_t)fs + 1 || listed > end) return -2; /* SL = FS + 1: reduced */
+    if (listed == end) {
         uint8_t unclean = draft04 ? CLEAN_FLAGS_DRAFT04 : FLAGS_UNUSED_RFC8754;
         if ((flags & unclean) || (draft04 && reserved)) return -2;
         tlv = -1;
-    } else if (draft04 && upper == listed + HMAC_TLV_SIZE_DRAFT04 &&
-               lone_hmac(d, listed, flags, reserved)) {
-        tlv = listed;
+    } else if (draft04 && !(flags & FLAGS_UNUSED_DRAFT04) && !reserved) {
+        tlv = draft04_tlvs(d, off, segments, listed, end, flags);
+        if (tlv == -2) return -2;
     } else {
         return -2;
     }
-    /* active + SEGMENT_SIZE <= listed <= upper <= limit <= n: every read is in the frame */
-    Py_ssize_t active = segments + SEGMENT_SIZE * (Py_ssize_t)sl;
-    if (memcmp(d + off + DESTINATION_AT, d + active, SEGMENT_SIZE) != 0) return -2;
-    return segments_clean(d, segments, listed) ? tlv : -2;
+    /* active + SEGMENT_SIZE <= listed <= end <= limit <= n: every read is in the frame */
+    if (sl <= fs) {
+        Py_ssize_t active = segments + SEGMENT_SIZE * (Py_ssize_t)sl;
+        if (memcmp(d + off + DESTINATION_AT, d + active, SEGMENT_SIZE) != 0) return -2;
+    }
+    if (!segments_clean(d, segments, listed)) return -2;
+    *srh = s;
+    return tlv;
+}
+
+/* verdicts.verdict_key, byte for byte: a new bytes object holding what the verdict on the
+ * IPv6 packet at ``off`` depends on, NULL when it is not cacheable (no error set) or on an
+ * error (set). */
+static PyObject *cache_key(const uint8_t *d, Py_ssize_t n, Py_ssize_t off) {
+    Py_ssize_t plen = rd16(d + off + PAYLOAD_LENGTH_AT, 1);
+    if (plen == 0 || off > MAX_KEY_OFFSET) return NULL;
+    Py_ssize_t limit = off + IPV6_HEADER + plen;
+    if (limit > n) limit = n;
+    uint8_t nh = d[off + NEXT_HEADER_AT];
+    Py_ssize_t pos = off + IPV6_HEADER;
+    int srh = 0, k;
+    for (k = 0; k < MAX_CHAIN; k++) {
+        if (!IS_GENERIC_EXT(nh)) break;
+        if (pos + 2 > limit) return NULL;
+        Py_ssize_t end = pos + (((Py_ssize_t)d[pos + 1] + 1) << 3);
+        if (end > limit) return NULL;
+        if (nh == NH_ROUTING && d[pos + SRH_ROUTING_TYPE_AT] == ROUTING_TYPE_SRH) srh = 1;
+        nh = d[pos];
+        pos = end;
+    }
+    if (k == MAX_CHAIN || !srh || IS_CHAIN_HEADER(nh) || pos - off > MAX_KEY ||
+        inner_more_headers(d, nh, pos, limit))
+        return NULL;
+    Py_ssize_t tail = pos - (off + SOURCE_AT);
+    PyObject *key = PyBytes_FromStringAndSize(NULL, 3 + tail);
+    if (key == NULL) return NULL;
+    char *k3 = PyBytes_AS_STRING(key);
+    k3[0] = (char)(off >> 8);
+    k3[1] = (char)(uint8_t)off;
+    k3[2] = (char)d[off + NEXT_HEADER_AT];
+    memcpy(k3 + 3, d + off + SOURCE_AT, (size_t)tail);
+    return key;
 }
 
 /* What the audit engine's Python path (engine.AuditEngine) would do with this frame,
- * without objects. ``mode`` comes from the engine: SKIM_DRAFT04 for the draft-04 profile; SKIM_CSID when
- * C-SID formats are configured, when the RFC 9800 rules may fire on any address, so no SRH
- * packet is clean here and none is batched: all of them go to the validator. ``*ipv6``
- * gets the IPv6 header offset, ``*tlv`` what simple_srh said (for an SRH-bound SLOW). */
+ * without objects, before its verdict cache. ``mode`` comes from the engine: SKIM_DRAFT04
+ * for the draft-04 profile; SKIM_CSID when C-SID formats are configured, when the RFC 9800
+ * rules may fire on any address, so no SRH packet is clean here and none is an HMAC
+ * candidate. ``*ipv6`` gets the IPv6 header offset, ``*tlv`` and ``*srh`` what simple_srh
+ * said (for an SRH-bound SLOW). */
 static int verdict_at(int linktype, const uint8_t *d, Py_ssize_t n, int mode,
-                      Py_ssize_t *ipv6, Py_ssize_t *tlv) {
+                      Py_ssize_t *ipv6, Py_ssize_t *tlv, Py_ssize_t *srh) {
     Py_ssize_t off = ipv6_offset(linktype, d, n);
     *ipv6 = -1;
     *tlv = -2;
+    *srh = -1;
     if (off == -2) return SLOW;
     if (off < 0 || off + IPV6_HEADER > n || d[off] >> 4 != IPV6_VERSION) return NOT_IPV6;
     if (!IS_SRH_MAY_FOLLOW(d[off + NEXT_HEADER_AT])) return PLAIN_IPV6;
     *ipv6 = off;
     if (mode & SKIM_CSID) return SLOW;
-    *tlv = simple_srh(d, n, off, mode & SKIM_DRAFT04);
+    *tlv = simple_srh(d, n, off, mode & SKIM_DRAFT04, srh);
     return *tlv == -1 ? CLEAN_SRH : SLOW;
 }
 
-/* A SLOW frame that is a simple draft-04 HMAC SRH (the engine's HMAC batch) goes into
- * ``batch`` as (frame number, frame bytes, IPv6 offset, HMAC TLV offset) instead of stopping
- * the skim: Python verifies a batch in one tight loop. 1 taken, 0 not, -1 error. */
-static int batch_hmac(PyObject *batch, Py_ssize_t number, const uint8_t *d, Py_ssize_t n,
-                      Py_ssize_t off, Py_ssize_t tlv) {
-    if (batch == NULL || tlv < 0) return 0;
-    PyObject *item = Py_BuildValue("ny#nn", number, (const char *)d, n, off, tlv);
+/* Append ``item`` (a new reference, or NULL after an error) to ``batch``: 1, or -1. */
+static int append_new(PyObject *batch, PyObject *item) {
     if (item == NULL) return -1;
     int rc = PyList_Append(batch, item);
     Py_DECREF(item);
     return rc < 0 ? -1 : 1;
+}
+
+/* A SLOW frame the engine's Python path would not decode either: a repeat of a header
+ * chain in ``cache`` (the engine's verdict cache, a dict: None = nothing to record, else a
+ * verdict that joins ``batch`` as (frame number, verdict)), or (draft-04) a packet clean
+ * but for its HMAC, which joins ``batch`` as (frame number, frame bytes, IPv6 offset, SRH
+ * offset, HMAC TLV offset, verdict key or None) for Python to verify in one tight loop.
+ * 1 taken, 0 not (Python decodes it), -1 error. */
+static int take(PyObject *batch, PyObject *cache, int hmacs, Py_ssize_t number,
+                const uint8_t *d, Py_ssize_t n, Py_ssize_t off, Py_ssize_t srh, Py_ssize_t tlv) {
+    if (batch == NULL || off < 0) return 0;
+    PyObject *key = NULL;
+    if (cache != NULL) {
+        key = cache_key(d, n, off);
+        if (key == NULL && PyErr_Occurred()) return -1;
+        if (key != NULL) {
+            PyObject *verdict = PyDict_GetItemWithError(cache, key); /* borrowed */
+            if (verdict != NULL) {
+                Py_DECREF(key);
+                if (verdict == Py_None) return 1;
+                return append_new(batch, Py_BuildValue("nO", number, verdict));
+            }
+            if (PyErr_Occurred()) {
+                Py_DECREF(key);
+                return -1;
+            }
+        }
+    }
+    if (!hmacs || tlv < 0) {
+        Py_XDECREF(key);
+        return 0;
+    }
+    PyObject *item = Py_BuildValue("ny#nnnO", number, (const char *)d, n, off, srh, tlv,
+                                   key != NULL ? key : Py_None);
+    Py_XDECREF(key);
+    return append_new(batch, item);
 }
 
 typedef struct {
@@ -216,13 +334,14 @@ static inline void count(counts_t *c, int v) {
 /* The frame d[0:n] of the record after ``number``: counted and consumed (1), left to
  * Python (0), or an error is set (-1). */
 static int consume(counts_t *c, int linktype, const uint8_t *d, Py_ssize_t n, int mode,
-                   PyObject *batch, Py_ssize_t number) {
-    Py_ssize_t off, tlv;
-    int v = verdict_at(linktype, d, n, mode, &off, &tlv);
+                   PyObject *batch, PyObject *cache, Py_ssize_t number) {
+    Py_ssize_t off, tlv, srh;
+    int v = verdict_at(linktype, d, n, mode, &off, &tlv, &srh);
     if (v == SLOW) {
-        int took = batch_hmac(batch, number + c->records + 1, d, n, off, tlv);
+        int hmacs = (mode & SKIM_DRAFT04) && !(mode & SKIM_CSID);
+        int took = take(batch, cache, hmacs, number + c->records + 1, d, n, off, srh, tlv);
         if (took <= 0) return took;
-        v = CLEAN_SRH; /* counted as the engine counts a batched HMAC packet */
+        v = CLEAN_SRH; /* counted as the engine counts a batched or memoised packet */
     }
     count(c, v);
     return 1;
@@ -234,14 +353,19 @@ static PyObject *result(Py_buffer *view, Py_ssize_t pos, counts_t *c, int failed
     return Py_BuildValue("nnnn", pos, c->records, c->ipv6, c->srh);
 }
 
-/* ``batch`` argument: a list, or None for no batching; only draft-04 without C-SID formats
- * batches (NULL otherwise). */
-static int batch_arg(PyObject **batch, int mode) {
+/* ``batch`` (a list, or None: nothing is batched and the cache is not used) and ``cache``
+ * (a dict, or None) arguments, as NULL when None. */
+static int batch_args(PyObject **batch, PyObject **cache) {
     if (*batch != Py_None && !PyList_Check(*batch)) {
         PyErr_SetString(PyExc_TypeError, "batch must be a list or None");
         return -1;
     }
-    if (*batch == Py_None || !(mode & SKIM_DRAFT04) || (mode & SKIM_CSID)) *batch = NULL;
+    if (*cache != Py_None && !PyDict_Check(*cache)) {
+        PyErr_SetString(PyExc_TypeError, "cache must be a dict or None");
+        return -1;
+    }
+    if (*batch == Py_None) *batch = NULL;
+    if (*cache == Py_None || *batch == NULL) *cache = NULL;
     return 0;
 }
 
@@ -256,24 +380,27 @@ static int check_range(Py_buffer *view, Py_ssize_t pos, Py_ssize_t *end) {
 }
 
 PyDoc_STRVAR(skim_pcap_doc,
-"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, mode, number, batch)\n"
+"skim_pcap(buf, pos, end, limit, big_endian, caplen_cap, linktype, mode, number, batch,\n"
+"          cache=None)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Consume the classic pcap records in buf[pos:end] that need no Python: not IPv6, IPv6\n"
 "that cannot lead to an SRH, or a clean simple SRv6 packet. Stops at the first record\n"
 "that is incomplete, starts at or after ``limit``, exceeds ``caplen_cap`` or needs the\n"
 "decoder; ``pos`` is that record's header. The counts are of the consumed records.\n"
-"``batch`` (a list, or None): simple draft-04 HMAC SRH packets are consumed too and\n"
-"appended as (number, frame, ipv6_offset, tlv_offset); ``number`` is the frame number\n"
-"of the record before ``pos``.");
+"``batch`` (a list, or None): draft-04 packets clean but for their HMAC are consumed too\n"
+"and appended as (number, frame, ipv6_offset, srh_offset, tlv_offset, key or None);\n"
+"``cache`` (a dict of verdict keys, or None): repeats of a cached header chain are\n"
+"consumed, those with a verdict other than None appended as (number, verdict).\n"
+"``number`` is the frame number of the record before ``pos``.");
 
 static PyObject *skim_pcap(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos, end, limit, number;
     int big, linktype, mode, failed = 0;
     Py_ssize_t cap;
-    PyObject *batch;
-    if (!PyArg_ParseTuple(args, "y*nnnpniinO", &view, &pos, &end, &limit, &big, &cap,
-                          &linktype, &mode, &number, &batch))
+    PyObject *batch, *cache = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnnpniinO|O", &view, &pos, &end, &limit, &big, &cap,
+                          &linktype, &mode, &number, &batch, &cache))
         return NULL;
     if (cap < 0) {
         PyBuffer_Release(&view);
@@ -281,7 +408,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (check_range(&view, pos, &end) < 0) return NULL;
-    if (batch_arg(&batch, mode) < 0) return result(&view, pos, NULL, 1);
+    if (batch_args(&batch, &cache) < 0) return result(&view, pos, NULL, 1);
     const uint8_t *b = (const uint8_t *)view.buf;
     counts_t c = {0, 0, 0};
     while (pos < limit && end - pos >= PCAP_RECORD_HEADER) {
@@ -289,7 +416,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
         if ((Py_ssize_t)caplen > cap || (Py_ssize_t)caplen > end - pos - PCAP_RECORD_HEADER)
             break;
         int r = consume(&c, linktype, b + pos + PCAP_RECORD_HEADER, (Py_ssize_t)caplen, mode,
-                        batch, number);
+                        batch, cache, number);
         if (r < 0) failed = 1;
         if (r <= 0) break;
         pos += PCAP_RECORD_HEADER + (Py_ssize_t)caplen;
@@ -310,7 +437,7 @@ static int options_ok(const uint8_t *b, Py_ssize_t start, Py_ssize_t stop, int b
 }
 
 PyDoc_STRVAR(skim_pcapng_doc,
-"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, mode, number, batch)\n"
+"skim_pcapng(buf, pos, end, limit, big_endian, linktypes, mode, number, batch, cache=None)\n"
 "    -> (pos, records, ipv6, srh)\n\n"
 "Like skim_pcap, over pcapng Enhanced Packet Blocks. ``linktypes`` holds one native int32\n"
 "per declared interface (array('i').tobytes()). Stops at any other block, at an EPB the\n"
@@ -321,9 +448,9 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
     Py_buffer view, lt;
     Py_ssize_t pos, end, limit, number;
     int big, mode, failed = 0;
-    PyObject *batch;
-    if (!PyArg_ParseTuple(args, "y*nnnpy*inO", &view, &pos, &end, &limit, &big, &lt, &mode,
-                          &number, &batch))
+    PyObject *batch, *cache = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnnpy*inO|O", &view, &pos, &end, &limit, &big, &lt, &mode,
+                          &number, &batch, &cache))
         return NULL;
     const int32_t *linktypes = (const int32_t *)lt.buf;
     Py_ssize_t interfaces = lt.len / (Py_ssize_t)sizeof(int32_t);
@@ -331,7 +458,7 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
         PyBuffer_Release(&lt);
         return NULL;
     }
-    if (batch_arg(&batch, mode) < 0) {
+    if (batch_args(&batch, &cache) < 0) {
         PyBuffer_Release(&lt);
         return result(&view, pos, NULL, 1);
     }
@@ -356,7 +483,7 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
             break;
         }
         int r = consume(&c, linktypes[ifid], b + pos + EPB_HEAD, (Py_ssize_t)caplen,
-                        mode, batch, number);
+                        mode, batch, cache, number);
         if (r < 0) failed = 1;
         if (r <= 0) break;
         pos = stop;
@@ -373,30 +500,46 @@ PyDoc_STRVAR(verdict_doc,
 static PyObject *py_verdict(PyObject *self, PyObject *args) {
     Py_buffer view;
     int linktype, mode;
-    Py_ssize_t off, tlv;
+    Py_ssize_t off, tlv, srh;
     if (!PyArg_ParseTuple(args, "iy*i", &linktype, &view, &mode)) return NULL;
-    int v = verdict_at(linktype, (const uint8_t *)view.buf, view.len, mode, &off, &tlv);
+    int v = verdict_at(linktype, (const uint8_t *)view.buf, view.len, mode, &off, &tlv, &srh);
     PyBuffer_Release(&view);
     return PyLong_FromLong(v);
 }
 
 PyDoc_STRVAR(fast_srh_doc,
 "fast_srh(frame, off, draft04) -> int\n\n"
-"_fastpath.fast_srh_py in C: -1 a clean simple SRH (no rule can fire), the HMAC TLV\n"
-"offset for a simple draft-04 SRH whose one TLV is its HMAC, -2 anything else (full\n"
-"decoder).");
+"_fastpath.fast_srh_py in C: -1 a clean SRH (no rule can fire), the HMAC TLV offset\n"
+"for a draft-04 SRH clean but for its HMAC, -2 anything else (full decoder).");
 
 static PyObject *fast_srh(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t off;
     int draft04;
     if (!PyArg_ParseTuple(args, "y*np", &view, &off, &draft04)) return NULL;
-    Py_ssize_t r = simple_srh((const uint8_t *)view.buf, view.len, off, draft04);
+    Py_ssize_t srh, r = simple_srh((const uint8_t *)view.buf, view.len, off, draft04, &srh);
     PyBuffer_Release(&view);
     return PyLong_FromSsize_t(r);
 }
 
+PyDoc_STRVAR(cache_key_doc,
+"cache_key(frame, off) -> bytes | None\n\n"
+"verdicts.verdict_key in C: the verdict cache's key of the IPv6 packet at ``off``.");
+
+static PyObject *py_cache_key(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t off;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &off)) return NULL;
+    PyObject *key = NULL;
+    if (off >= 0 && off <= view.len - IPV6_HEADER)
+        key = cache_key((const uint8_t *)view.buf, view.len, off);
+    PyBuffer_Release(&view);
+    if (key == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+    return key;
+}
+
 static PyMethodDef methods[] = {
+    {"cache_key", py_cache_key, METH_VARARGS, cache_key_doc},
     {"fast_srh", fast_srh, METH_VARARGS, fast_srh_doc},
     {"skim_pcap", skim_pcap, METH_VARARGS, skim_pcap_doc},
     {"skim_pcapng", skim_pcapng, METH_VARARGS, skim_pcapng_doc},

@@ -32,11 +32,14 @@
 #define IPV6_HEADER 40
 #define PAYLOAD_LENGTH_AT 4
 #define NEXT_HEADER_AT 6
+#define SOURCE_AT 8
 #define DESTINATION_AT 24
 #define NH_ROUTING 43
 #define NH_IPV6 41
 #define NH_ETHERNET 143
+#define MAX_CHAIN 32
 #define IS_CHAIN_HEADER(x) ((x) == 0 || (x) == 43 || (x) == 44 || (x) == 51 || (x) == 60 || (x) == 135 || (x) == 139 || (x) == 140)
+#define IS_GENERIC_EXT(x) ((x) == 0 || (x) == 43 || (x) == 60 || (x) == 135 || (x) == 139 || (x) == 140)
 #define IS_MORE_HEADERS(x) ((x) == 0 || (x) == 4 || (x) == 41 || (x) == 43 || (x) == 44 || (x) == 51 || (x) == 60 || (x) == 135 || (x) == 139 || (x) == 140)
 #define IS_SRH_MAY_FOLLOW(x) ((x) == 0 || (x) == 4 || (x) == 41 || (x) == 43 || (x) == 44 || (x) == 51 || (x) == 60)
 
@@ -53,6 +56,11 @@
 #define SEGMENT_SIZE 16
 #define TLV_HMAC 5
 #define HMAC_TLV_SIZE_DRAFT04 40
+#define TLV_INGRESS 1
+#define TLV_EGRESS 2
+#define TLV_OPAQUE 3
+#define TLV_PADDING 4
+#define NODE_ADDRESS_AT 4
 #define FLAG_H 0x08
 #define FLAGS_UNUSED_DRAFT04 0x87
 #define FLAGS_UNUSED_RFC8754 0xff
@@ -60,6 +68,11 @@
 /* _fastpath.py: the pre-filter's mode bits and what it leaves to the validator */
 #define SKIM_DRAFT04 1
 #define SKIM_CSID 2
+#define NODE_TLV_LENGTH 18
+#define PADDING_MIN 1
+#define PADDING_MAX 7
+#define HMAC_TLV_LENGTH 38
+#define IS_OPTION_HEADER(x) ((x) == 0 || (x) == 60)
 #define CLEAN_FLAGS_DRAFT04 0x8f
 #define SUSPECT_FIRST_BYTE 0xff
 #define SUSPECT_PREFIX_LEN 12
@@ -68,6 +81,10 @@ static const uint8_t SUSPECT_PREFIXES[SUSPECT_PREFIX_COUNT][SUSPECT_PREFIX_LEN] 
     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff}
 };
+
+/* verdicts.py: the verdict cache's key */
+#define MAX_KEY 1024
+#define MAX_KEY_OFFSET 65535
 
 /* sources/pcap.py, sources/pcapng.py: record and block limits of the readers */
 #define PCAP_RECORD_HEADER 16

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from .. import _fastpath, ipv6, linklayer, srh
+from .. import _fastpath, ipv6, linklayer, srh, verdicts
 from ..sources import pcap, pcapng
 
 HEADER = Path(__file__).parents[1] / "_skim_consts.h"
@@ -70,9 +70,10 @@ def _ipv6() -> list[str]:
     return [
         "/* ipv6.py: the fixed header and the Next Header values of the chain walk */",
         _define("IPV6_VERSION", ipv6.Ipv6.version),
-        *_named(ipv6, "IPV6_HEADER", "PAYLOAD_LENGTH_AT", "NEXT_HEADER_AT", "DESTINATION_AT",
-                "NH_ROUTING", "NH_IPV6", "NH_ETHERNET"),
+        *_named(ipv6, "IPV6_HEADER", "PAYLOAD_LENGTH_AT", "NEXT_HEADER_AT", "SOURCE_AT",
+                "DESTINATION_AT", "NH_ROUTING", "NH_IPV6", "NH_ETHERNET", "MAX_CHAIN"),
         _any_of("IS_CHAIN_HEADER", ipv6.CHAIN_HEADERS),
+        _any_of("IS_GENERIC_EXT", ipv6.GENERIC_EXT),
         _any_of("IS_MORE_HEADERS", ipv6.MORE_HEADERS),
         _any_of("IS_SRH_MAY_FOLLOW", ipv6.SRH_MAY_FOLLOW),
     ]
@@ -83,7 +84,8 @@ def _srh() -> list[str]:
         "/* srh.py: the SRH layout, its flags and the draft-04 HMAC TLV */",
         _define("SRH_FIXED_SIZE", srh.SRH_FIXED.size),
         *(_define(f"SRH_{name.upper()}_AT", at) for name, (at, _size) in srh.SRH_FIELDS.items()),
-        *_named(srh, "ROUTING_TYPE_SRH", "SEGMENT_SIZE", "TLV_HMAC", "HMAC_TLV_SIZE_DRAFT04"),
+        *_named(srh, "ROUTING_TYPE_SRH", "SEGMENT_SIZE", "TLV_HMAC", "HMAC_TLV_SIZE_DRAFT04",
+                "TLV_INGRESS", "TLV_EGRESS", "TLV_OPAQUE", "TLV_PADDING", "NODE_ADDRESS_AT"),
         *_named(srh, "FLAG_H", "FLAGS_UNUSED_DRAFT04", "FLAGS_UNUSED_RFC8754", hexa=True),
     ]
 
@@ -97,12 +99,21 @@ def _fast() -> list[str]:
                       for prefix in fp.SUSPECT_PREFIXES)
     return [
         "/* _fastpath.py: the pre-filter's mode bits and what it leaves to the validator */",
-        *_named(fp, "SKIM_DRAFT04", "SKIM_CSID"),
+        *_named(fp, "SKIM_DRAFT04", "SKIM_CSID", "NODE_TLV_LENGTH", "PADDING_MIN",
+                "PADDING_MAX", "HMAC_TLV_LENGTH"),
+        _any_of("IS_OPTION_HEADER", fp.OPTION_HEADERS),
         *_named(fp, "CLEAN_FLAGS_DRAFT04", "SUSPECT_FIRST_BYTE", hexa=True),
         _define("SUSPECT_PREFIX_LEN", lengths.pop()),
         _define("SUSPECT_PREFIX_COUNT", len(fp.SUSPECT_PREFIXES)),
         "static const uint8_t SUSPECT_PREFIXES[SUSPECT_PREFIX_COUNT][SUSPECT_PREFIX_LEN] = {\n"
         + rows + "\n};",
+    ]
+
+
+def _verdicts() -> list[str]:
+    return [
+        "/* verdicts.py: the verdict cache's key */",
+        *_named(verdicts, "MAX_KEY", "MAX_KEY_OFFSET"),
     ]
 
 
@@ -119,7 +130,7 @@ def _capture() -> list[str]:
 
 def render() -> str:
     """The header the current Python tables give."""
-    sections = (_linklayer(), _ipv6(), _srh(), _fast(), _capture())
+    sections = (_linklayer(), _ipv6(), _srh(), _fast(), _verdicts(), _capture())
     body = "\n\n".join("\n".join(lines) for lines in sections)
     return f"{_PREAMBLE}\n{body}\n\n#endif\n"
 

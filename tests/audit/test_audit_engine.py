@@ -45,6 +45,8 @@ def codec_bug(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, frame, data, off, detail)
 
     monkeypatch.setattr(Inspector, "_decode", decode)
+    # every frame is the same packet: with the verdict cache only the first would be decoded
+    monkeypatch.setenv("SRINSPECT_VERDICT_CACHE", "0")
 
 
 @pytest.mark.usefixtures("codec_bug")

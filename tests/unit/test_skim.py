@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shapes import wide_seeds  # type: ignore[import-not-found]
 
 from srinspect import _fastpath as fastpath
 from srinspect import skim
@@ -43,6 +44,7 @@ from srinspect.sinks.pcapng_writer import PcapngWriter, write_pcap
 from srinspect.sources import open_capture
 from srinspect.sources.pcap import PcapReader
 from srinspect.srh import SrhSpec
+from srinspect.verdicts import verdict_key
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = REPO.parent / "shared" / "pcaps-external"
@@ -88,6 +90,7 @@ def _seed_packets() -> list[bytes]:
     out.append(srv6_packet("2001:db8:b::1", SrhSpec(["2001:db8:9::1"], segments_left=0),
                            out[0]))  # an SRH inside an SRH
     out.extend(_l2_seeds(out[0], out[2]))
+    out.extend(wide_seeds(KEY))
     for path in CAPTURES:
         with open_capture(path) as reader:
             for frame in reader:
@@ -196,6 +199,8 @@ def test_mutated_frames_get_the_python_verdict(seed, wrap, mutations, cut, draft
     if off >= 0:
         for at in (off, max(off - 3, 0), off + 2):  # also offsets that are wrong on purpose
             assert native.fast_srh(frame, at, draft04) == fastpath.fast_srh_py(frame, at, draft04)
+            if at + 40 <= len(frame):
+                assert native.cache_key(frame, at) == verdict_key(frame, at)
 
 
 @needs_native
@@ -426,7 +431,7 @@ def test_hmac_packets_are_batched_in_frame_order(tmp_path, kind) -> None:
     path = _hmac_capture(tmp_path / f"hmac.{kind}", 500, 50)
     insp = Inspector()
     with open_capture(path) as reader:
-        results = list(AuditEngine(insp).results(reader))
+        results = list(AuditEngine(insp, cache=False).results(reader))
     batches = [r for r in results if not isinstance(r, PacketResult)]
     decoded = [r.frame.number for r in results if isinstance(r, PacketResult)]
     assert decoded == list(range(50, 501, 50))
@@ -434,6 +439,16 @@ def test_hmac_packets_are_batched_in_frame_order(tmp_path, kind) -> None:
     frames = [f.frame for r in results for f in r.findings]
     assert sorted(set(frames)) == list(range(1, 501)) and frames == sorted(frames)
     assert (insp.packets, insp.ipv6_packets, insp.srh_packets) == (500, 500, 500)
+
+    # with the verdict cache, the repeated faulty SRH is decoded once; its repeats are
+    # recorded from the cache in C, with the same findings on the same frames, in order
+    cached = Inspector()
+    with open_capture(path) as reader:
+        again = list(AuditEngine(cached).results(reader))
+    assert [r.frame.number for r in again if isinstance(r, PacketResult)] == [50]
+    assert [f for r in again for f in r.findings] == [f for r in results for f in r.findings]
+    assert sum(len(r.hmacs) for r in again) == 490
+    assert (cached.packets, cached.ipv6_packets, cached.srh_packets) == (500, 500, 500)
 
 
 @needs_native

@@ -1,0 +1,192 @@
+"""Memoised verdicts: what the validator said about a header chain, reused for its repeats.
+
+Every packet of one flow at one capture point carries the same header bytes, so the
+validator's verdict on them (findings and HMAC results, keys included) is a pure function
+of those bytes, once it is known that nothing else can change it:
+
+- the whole extension-header chain lies within both the captured bytes and the Payload
+  Length (a non-zero one), so neither ``srh.truncated`` nor ``capture.snaplen`` can fire,
+  whatever the payload length, the snaplen or the frame's original length;
+- the chain is made of headers the walk steps over by their length (Hop-by-Hop, Routing,
+  Destination Options, Mobility, HIP, Shim6; no Fragment or AH header, whose later
+  fragments end the walk early) and holds at least one SRH;
+- what follows the chain cannot carry another SRH (no IPv6 with more headers behind it,
+  plain or in an Ethernet frame), so the validator reads nothing past the chain.
+
+Then the verdict depends on: the IPv6 header's offset in the frame (findings carry absolute
+offsets, in their messages too), its Next Header, source and destination, the chain bytes,
+and the inspector's profile, key set and C-SID formats (fixed for an engine, which owns
+one cache). ``verdict_key`` returns exactly those bytes; hop limit, traffic class, flow
+label, Payload Length and everything after the chain are left out, so a flow's packets
+share one entry. The frame number is the one thing a verdict holds that differs per
+packet: findings are stored without it and rebuilt with it on every hit.
+
+The compiled pre-filter (_skim.c, ``cache_key``) builds the same key from the same bytes
+and looks it up in the same dict, so a repeated packet of any shape is consumed in C;
+tests/unit/test_verdicts.py holds the two keys and the reports with the cache on, off and
+in pure Python together.
+
+Bounded: ``VerdictCache`` evicts first-in first-out once the entries' estimated size passes
+``max_bytes`` (8 MiB by default). Not LRU: a lookup from C cannot reorder the table without
+a method call per hit, which would cost what the cache saves; a flow evicted while still
+active costs one validator run to come back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+from ._fastpath import inner_more_headers
+from .findings import Finding, HmacCheck, new_finding
+from .ipv6 import (
+    CHAIN_HEADERS,
+    GENERIC_EXT,
+    IPV6_HEADER,
+    MAX_CHAIN,
+    NEXT_HEADER_AT,
+    NH_ROUTING,
+    PAYLOAD_LENGTH_AT,
+    SOURCE_AT,
+)
+from .rules import Severity
+from .srh import ROUTING_TYPE_SRH, SRH_FIELDS
+
+#: The environment variable that turns the cache off (``0``): for comparisons only, the
+#: reports are the same either way.
+CACHE_ENV = "SRINSPECT_VERDICT_CACHE"
+#: Longest key cached (the IPv6 offset, Next Header, addresses and chain): longer chains
+#: are rare and would crowd out the common ones.
+MAX_KEY = 1024
+#: The key holds the IPv6 header's offset in two bytes: a header further into the frame is
+#: not cached.
+MAX_KEY_OFFSET = 0xFFFF
+#: Default bound on the entries' estimated size.
+MAX_BYTES = 8 << 20
+#: What one entry costs besides its key bytes and findings' text: the table's slot and
+#: links, the key object's header, the verdict object (an estimate for CPython 3.11).
+ENTRY_OVERHEAD = 160
+
+_TYPE_AT = SRH_FIELDS["routing_type"][0]
+
+
+def verdict_walk(data: bytes, off: int) -> tuple[int, int, int] | None:
+    """(upper-layer offset, upper protocol, usable end) of the IPv6 packet at ``off`` when it
+    meets the conditions above, else None. ``off`` + ``IPV6_HEADER`` must be within
+    ``data`` (``Inspector.locate`` guarantees it)."""
+    at = off + PAYLOAD_LENGTH_AT
+    plen = data[at] << 8 | data[at + 1]
+    if plen == 0 or off > MAX_KEY_OFFSET:
+        return None
+    limit = off + IPV6_HEADER + plen
+    if limit > len(data):
+        limit = len(data)
+    nh = data[off + NEXT_HEADER_AT]
+    pos = off + IPV6_HEADER
+    srh = False
+    for _ in range(MAX_CHAIN):
+        if nh not in GENERIC_EXT:
+            break
+        if pos + 2 > limit:
+            return None
+        end = pos + ((data[pos + 1] + 1) << 3)
+        if end > limit:
+            return None
+        if nh == NH_ROUTING and data[pos + _TYPE_AT] == ROUTING_TYPE_SRH:
+            srh = True
+        nh = data[pos]
+        pos = end
+    else:
+        return None
+    if not srh or nh in CHAIN_HEADERS or pos - off > MAX_KEY or inner_more_headers(
+            data, nh, pos, limit):
+        return None
+    return pos, nh, limit
+
+
+def key_at(data: bytes, off: int, upper: int) -> bytes:
+    """The key of the packet at ``off`` whose chain ``verdict_walk`` walked to ``upper``."""
+    return bytes((off >> 8, off & 0xFF, data[off + NEXT_HEADER_AT])) + data[off + SOURCE_AT
+                                                                             : upper]
+
+
+def verdict_key(data: bytes, off: int) -> bytes | None:
+    """The bytes the verdict on the IPv6 packet at ``off`` depends on, or None when the
+    packet does not meet the conditions above (then it is not cached)."""
+    walked = verdict_walk(data, off)
+    return None if walked is None else key_at(data, off, walked[0])
+
+
+#: A finding without its frame number: rule, severity, offset, length, message, ref,
+#: field, SRH offset.
+FindingTemplate = tuple[str, Severity, int, int, str, str, str, int]
+
+
+class Verdict:
+    """What the validator recorded of a packet that has something to record: its findings
+    (without frame number) and its HMAC results (frozen, shared by every hit)."""
+
+    __slots__ = ("findings", "hmacs", "size")
+
+    def __init__(self, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
+        self.findings: tuple[FindingTemplate, ...] = tuple(
+            (f.rule, f.severity, f.offset, f.length, f.message, f.ref, f.field, f.srh)
+            for f in findings)
+        self.hmacs = tuple(hmacs)
+        self.size = sum(ENTRY_OVERHEAD + len(f[4]) + len(f[5]) for f in self.findings) + \
+            64 * len(self.hmacs)
+
+    def add_to(self, findings: list[Finding], hmacs: list[HmacCheck], frame: int) -> None:
+        """Append this verdict's findings, numbered ``frame``, and HMAC results."""
+        for rule, severity, offset, length, message, ref, fld, srh in self.findings:
+            findings.append(new_finding(rule, severity, frame, offset, length, message, ref,
+                                        fld, srh))
+        hmacs.extend(self.hmacs)
+
+
+#: ``VerdictCache.get``'s "not cached"; a cached ``None`` means "nothing to record".
+MISS = object()
+
+
+class VerdictCache:
+    """Verdicts by ``verdict_key``: ``None`` for a packet with nothing to record (the common
+    case, stored as the shared ``None``), else a ``Verdict``. ``table`` is the dict the
+    compiled pre-filter looks keys up in directly."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.table: OrderedDict[bytes, Verdict | None] = OrderedDict()
+        self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+        self.size = 0
+        self.inserted = 0
+        self.evicted = 0
+
+    def get(self, key: bytes) -> object:
+        """The verdict for ``key``, or ``MISS``."""
+        return self.table.get(key, MISS)
+
+    def put(self, key: bytes, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
+        """Remember what the validator gave for ``key``; evict the oldest entries past the
+        bound."""
+        verdict = Verdict(findings, hmacs) if findings or hmacs else None
+        table = self.table
+        if key in table:
+            return
+        cost = ENTRY_OVERHEAD + len(key) + (verdict.size if verdict is not None else 0)
+        if cost > self.max_bytes:
+            return
+        table[key] = verdict
+        self.size += cost
+        self.inserted += 1
+        while self.size > self.max_bytes:
+            old_key, old = table.popitem(last=False)
+            self.size -= ENTRY_OVERHEAD + len(old_key) + (old.size if old is not None else 0)
+            self.evicted += 1
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def cache_enabled() -> bool:
+    """Whether audits memoise verdicts (``SRINSPECT_VERDICT_CACHE=0`` turns it off)."""
+    return os.environ.get(CACHE_ENV, "1") != "0"
+
