@@ -1,14 +1,14 @@
 """Frames to flow-table input, fast: the flow key, the SR header's SrInfo and the IP bytes.
 
 ``Inspector.feed`` (full decode and every packet rule) costs ~12 us a packet, too slow for
-a live link. But the findings and HMAC result of a packet depend only on its source, DA and
-SRH bytes once it is known that the SRH lies wholly inside both the captured bytes and the
-payload length (then neither ``srh.truncated`` nor ``capture.snaplen`` can fire, whatever
-the snaplen) and that nothing but an upper-layer header or one plain inner IP header follows
-it. So those bytes key a cache of SrInfo: the first packet with a given header goes through
-the Inspector (the single authority on findings), the following ones reuse its SrInfo and
-only their inner 5-tuple is read. Where the SRH is and what follows it is the core's short
-chain walk (``ipv6.walk_short``, the one the audit's fast path takes too).
+a live link. But the findings and HMAC result of a packet are a function of its header
+bytes once the conditions of the audit's verdict cache hold (``verdicts``: the whole chain
+inside the captured bytes and the payload length, an SRH in it, nothing after it that
+could hold another), and so is the rest of its SrInfo. So the same key (``verdict_walk``,
+``key_at``) keys a cache of SrInfo: the first packet with a given header goes through the
+Inspector (the single authority on findings), the following ones reuse its SrInfo and
+only their inner 5-tuple is read. Packets without an SRH whose DA is a SID (reduced
+encapsulation) are keyed on their addresses (``ipv6.walk_short``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ..ipv6 import (
     walk_short,
 )
 from ..linklayer import ETHERNET_HEADER, ETHERTYPE_AT, ETHERTYPE_IPV6, LINKTYPE_ETHERNET
+from ..verdicts import key_at, verdict_walk
 from .events import FlowKey
 from .linkload import LinkLoad
 from .packet import SrInfo, info_from_result, key_from_result
@@ -92,17 +93,20 @@ class FlowDecoder:
         nh = data[off + NEXT_HEADER_AT]
         if nh not in SRH_MAY_FOLLOW:
             return None
-        walked = walk_short(data, off)
-        if walked is None:
-            return self._slow(frame)
+        if nh in ENCAPSULATIONS:  # no SRH: SRv6 only if the DA is a SID
+            walked = walk_short(data, off)
+            if walked is None or not self.inspector.is_sid(
+                    data[off + DESTINATION_AT : off + IPV6_HEADER]):
+                return self._slow(frame)  # a tunnel unless an inner SRH says otherwise
+        else:
+            walked = verdict_walk(data, off)
+            if walked is None:
+                return self._slow(frame)
         s, nxt, pend = walked
-        if nh in ENCAPSULATIONS and not self.inspector.is_sid(
-                data[off + DESTINATION_AT : off + IPV6_HEADER]):
-            return self._slow(frame)  # a tunnel unless an inner SRH says otherwise
         upper = _upper(data, s, nxt, pend)
         if upper is None:
             return self._slow(frame)
-        hkey = data[off + SOURCE_AT : s]
+        hkey = key_at(data, off, s)
         info = self._cache.get(hkey)
         if info is None:
             info = self._miss(frame, hkey)
@@ -110,7 +114,8 @@ class FlowDecoder:
                 return None
         isrc, idst, proto, sport, dport = upper
         self.srv6 += 1
-        return ((hkey[:16], info.segments[0], isrc, idst, proto, sport, dport), info,
+        src = data[off + SOURCE_AT : off + DESTINATION_AT]
+        return ((src, info.segments[0], isrc, idst, proto, sport, dport), info,
                 frame.orig_len - off)
 
     def _miss(self, frame: Frame, hkey: bytes) -> SrInfo | None:
