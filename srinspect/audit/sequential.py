@@ -8,6 +8,7 @@ other files are still audited.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
@@ -99,7 +100,7 @@ class Auditor:
     def _audit_reader(self, reader: CaptureReader, fr: FileReport) -> None:
         """Every result the engine gives goes into the report; hooks see what they asked for
         (every SRv6 packet decoded in full, or every frame with its findings)."""
-        engine, record = self.engine, self.report.record
+        engine, record = self.engine, _uninterrupted(self.report.record)
         progress = self._progress(fr, reader)
 
         def note(bug: InspectorBug) -> None:
@@ -115,7 +116,7 @@ class Auditor:
 
     def _each(self, fr: FileReport, frames: Iterator[tuple[Frame, C | None]],
               on_packet: Callable[[str, C], None] | None) -> None:
-        record, on_frame = self.report.record, self.on_frame
+        record, on_frame = _uninterrupted(self.report.record), self.on_frame
         for frame, checked in frames:
             if checked is not None:
                 record(fr, checked)
@@ -129,6 +130,33 @@ class Auditor:
         if hook is None:
             return None
         return lambda packets: hook(fr.file, packets, reader.bytes_read)
+
+
+Record = Callable[[FileReport, Checked], None]
+_SIGINT = frozenset({signal.SIGINT})
+
+
+def _uninterrupted(record: Record) -> Record:
+    """``record`` with Ctrl-C held back while it counts findings: a report interrupted half
+    way through a packet's (or a cached run's thousands of) findings would count them in
+    ``by_rule`` but not in its file, which a partial report must never do. The signal is
+    delivered, and the audit interrupted, right after. Packets without findings (most) are
+    recorded as they are: their HMAC counters need no such care."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on Linux
+        return record
+    mask, block, unblock = signal.pthread_sigmask, signal.SIG_BLOCK, signal.SIG_UNBLOCK
+
+    def guarded(fr: FileReport, checked: Checked) -> None:
+        if not checked.findings:
+            record(fr, checked)
+            return
+        mask(block, _SIGINT)
+        try:
+            record(fr, checked)
+        finally:
+            mask(unblock, _SIGINT)
+
+    return guarded
 
 
 class StreamAuditor(Auditor):
