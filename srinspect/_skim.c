@@ -285,13 +285,38 @@ static int append_new(PyObject *batch, PyObject *item) {
     return rc < 0 ? -1 : 1;
 }
 
+/* What one skim call consumed, and the run of memoised HMAC-only verdicts it is in the
+ * middle of: consecutive repeats of one such verdict join ``batch`` as one
+ * (hmac results, count) item, so a long run of a flow's HMAC packets costs Python one item. */
+typedef struct {
+    Py_ssize_t records, ipv6, srh;
+    PyObject *run;  /* the tuple of HMAC results being repeated (a new reference), or NULL */
+    Py_ssize_t run_count;
+} counts_t;
+
+static inline void count(counts_t *c, int v) {
+    c->records++;
+    if (v != NOT_IPV6) c->ipv6++;
+    if (v == CLEAN_SRH) c->srh++;
+}
+
+/* Append the pending run, if any, to ``batch``: 0, or -1 on error. */
+static int flush_run(PyObject *batch, counts_t *c) {
+    if (c->run == NULL) return 0;
+    PyObject *item = Py_BuildValue("(On)", c->run, c->run_count);
+    Py_CLEAR(c->run);
+    c->run_count = 0;
+    return append_new(batch, item) < 0 ? -1 : 0;
+}
+
 /* A SLOW frame the engine's Python path would not decode either: a repeat of a header
- * chain in ``cache`` (the engine's verdict cache, a dict: None = nothing to record, else a
- * verdict that joins ``batch`` as (frame number, verdict)), or (draft-04) a packet clean
- * but for its HMAC, which joins ``batch`` as (frame number, frame bytes, IPv6 offset, SRH
- * offset, HMAC TLV offset, verdict key or None) for Python to verify in one tight loop.
- * 1 taken, 0 not (Python decodes it), -1 error. */
-static int take(PyObject *batch, PyObject *cache, int hmacs, Py_ssize_t number,
+ * chain in ``cache`` (the engine's verdict cache, a dict: None = nothing to record; a tuple
+ * = HMAC results only, counted in a run; else a verdict with findings, which joins
+ * ``batch`` as (frame number, verdict)), or (draft-04) a packet clean but for its HMAC,
+ * which joins ``batch`` as (frame number, frame bytes, IPv6 offset, SRH offset, HMAC TLV
+ * offset, verdict key or None) for Python to verify in one tight loop. 1 taken, 0 not
+ * (Python decodes it), -1 error. */
+static int take(counts_t *c, PyObject *batch, PyObject *cache, int hmacs, Py_ssize_t number,
                 const uint8_t *d, Py_ssize_t n, Py_ssize_t off, Py_ssize_t srh, Py_ssize_t tlv) {
     if (batch == NULL || off < 0) return 0;
     PyObject *key = NULL;
@@ -303,6 +328,16 @@ static int take(PyObject *batch, PyObject *cache, int hmacs, Py_ssize_t number,
             if (verdict != NULL) {
                 Py_DECREF(key);
                 if (verdict == Py_None) return 1;
+                if (PyTuple_CheckExact(verdict)) {
+                    if (verdict != c->run) {
+                        if (flush_run(batch, c) < 0) return -1;
+                        Py_INCREF(verdict);
+                        c->run = verdict;
+                    }
+                    c->run_count++;
+                    return 1;
+                }
+                if (flush_run(batch, c) < 0) return -1;
                 return append_new(batch, Py_BuildValue("nO", number, verdict));
             }
             if (PyErr_Occurred()) {
@@ -311,24 +346,14 @@ static int take(PyObject *batch, PyObject *cache, int hmacs, Py_ssize_t number,
             }
         }
     }
-    if (!hmacs || tlv < 0) {
+    if (!hmacs || tlv < 0 || flush_run(batch, c) < 0) {
         Py_XDECREF(key);
-        return 0;
+        return PyErr_Occurred() ? -1 : 0;
     }
     PyObject *item = Py_BuildValue("ny#nnnO", number, (const char *)d, n, off, srh, tlv,
                                    key != NULL ? key : Py_None);
     Py_XDECREF(key);
     return append_new(batch, item);
-}
-
-typedef struct {
-    Py_ssize_t records, ipv6, srh;
-} counts_t;
-
-static inline void count(counts_t *c, int v) {
-    c->records++;
-    if (v != NOT_IPV6) c->ipv6++;
-    if (v == CLEAN_SRH) c->srh++;
 }
 
 /* The frame d[0:n] of the record after ``number``: counted and consumed (1), left to
@@ -339,7 +364,7 @@ static int consume(counts_t *c, int linktype, const uint8_t *d, Py_ssize_t n, in
     int v = verdict_at(linktype, d, n, mode, &off, &tlv, &srh);
     if (v == SLOW) {
         int hmacs = (mode & SKIM_DRAFT04) && !(mode & SKIM_CSID);
-        int took = take(batch, cache, hmacs, number + c->records + 1, d, n, off, srh, tlv);
+        int took = take(c, batch, cache, hmacs, number + c->records + 1, d, n, off, srh, tlv);
         if (took <= 0) return took;
         v = CLEAN_SRH; /* counted as the engine counts a batched or memoised packet */
     }
@@ -347,8 +372,12 @@ static int consume(counts_t *c, int linktype, const uint8_t *d, Py_ssize_t n, in
     return 1;
 }
 
-static PyObject *result(Py_buffer *view, Py_ssize_t pos, counts_t *c, int failed) {
+/* The skim's return value (NULL after an error); the pending run goes into ``batch``. */
+static PyObject *result(Py_buffer *view, Py_ssize_t pos, counts_t *c, int failed,
+                        PyObject *batch) {
     PyBuffer_Release(view);
+    if (!failed && batch != NULL && flush_run(batch, c) < 0) failed = 1;
+    Py_CLEAR(c->run);
     if (failed) return NULL;
     return Py_BuildValue("nnnn", pos, c->records, c->ipv6, c->srh);
 }
@@ -408,9 +437,12 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (check_range(&view, pos, &end) < 0) return NULL;
-    if (batch_args(&batch, &cache) < 0) return result(&view, pos, NULL, 1);
+    if (batch_args(&batch, &cache) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     const uint8_t *b = (const uint8_t *)view.buf;
-    counts_t c = {0, 0, 0};
+    counts_t c = {0, 0, 0, NULL, 0};
     while (pos < limit && end - pos >= PCAP_RECORD_HEADER) {
         uint32_t caplen = rd32(b + pos + 8, big); /* after ts_sec, ts_usec */
         if ((Py_ssize_t)caplen > cap || (Py_ssize_t)caplen > end - pos - PCAP_RECORD_HEADER)
@@ -421,7 +453,7 @@ static PyObject *skim_pcap(PyObject *self, PyObject *args) {
         if (r <= 0) break;
         pos += PCAP_RECORD_HEADER + (Py_ssize_t)caplen;
     }
-    return result(&view, pos, &c, failed);
+    return result(&view, pos, &c, failed, batch);
 }
 
 /* pcapng options as pcapng._options walks them: 1 well-formed, 0 Python must raise. */
@@ -460,10 +492,11 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
     }
     if (batch_args(&batch, &cache) < 0) {
         PyBuffer_Release(&lt);
-        return result(&view, pos, NULL, 1);
+        PyBuffer_Release(&view);
+        return NULL;
     }
     const uint8_t *b = (const uint8_t *)view.buf;
-    counts_t c = {0, 0, 0};
+    counts_t c = {0, 0, 0, NULL, 0};
     while (pos < limit && end - pos >= EPB_HEAD) {
         uint32_t btype = rd32(b + pos, big), blen = rd32(b + pos + 4, big);
         if (btype != BT_EPB || blen < EPB_MIN_LEN || blen > MAX_BLOCK_LEN ||
@@ -489,7 +522,7 @@ static PyObject *skim_pcapng(PyObject *self, PyObject *args) {
         pos = stop;
     }
     PyBuffer_Release(&lt);
-    return result(&view, pos, &c, failed);
+    return result(&view, pos, &c, failed, batch);
 }
 
 PyDoc_STRVAR(verdict_doc,

@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 
 from . import skim
 from ._fastpath import SKIM_CSID, SKIM_DRAFT04, fast_srh, hmac_field, simple_chain
-from .findings import Checked
+from .findings import Checked, HmacCheck
 from .frame import Frame
 from .inspector import Inspector, InspectorBug, PacketResult
 from .keys import MAC_FIELD_DRAFT04, Key, verify_draft04
@@ -35,13 +35,14 @@ from .linklayer import ipv6_offset_func
 from .rules import Profile
 from .srh import SEGMENT_SIZE, SRH_FIXED
 from .validate import Checker, judge_hmac
-from .verdicts import MISS, Verdict, VerdictCache, cache_enabled, verdict_key
+from .verdicts import MISS, Verdict, VerdictCache, add_cached, cache_enabled, verdict_key
 
 #: A packet set aside for HMAC verification: (frame number, frame bytes, IPv6 header offset,
-#: SRH offset, HMAC TLV offset, verdict key or None); or a memoised verdict to record:
-#: (frame number, Verdict).
+#: SRH offset, HMAC TLV offset, verdict key or None); a memoised verdict with findings to
+#: record: (frame number, Verdict); or a run of repeats of a memoised HMAC-only verdict:
+#: (its HMAC results, how many packets).
 HmacCandidate = tuple[int, bytes, int, int, int, bytes | None]
-BatchItem = HmacCandidate | tuple[int, Verdict]
+BatchItem = HmacCandidate | tuple[int, Verdict] | tuple[tuple[HmacCheck, ...], int]
 
 #: Packets between progress calls: often enough for a bar, invisible in the hot loop.
 PROGRESS_EVERY = 1 << 16
@@ -163,7 +164,7 @@ class AuditEngine:
                 if verdict is None:
                     return None
                 checker = Checker(frame.number, insp.profile, insp.keyring)
-                verdict.add_to(checker.findings, checker.hmacs, frame.number)  # type: ignore[attr-defined]
+                add_cached(verdict, checker.findings, checker.hmacs, frame.number)  # type: ignore[arg-type]
                 return checker
         if tlv >= 0:
             insp.srh_packets += 1
@@ -189,21 +190,27 @@ class AuditEngine:
         findings, hmacs, cache = checker.findings, checker.hmacs, self.cache
         key_of = checker.key
         for item in self._batch:
+            head = item[0]
+            if head.__class__ is tuple:  # a run of an HMAC-only verdict: only counts matter
+                hmacs.extend(head * item[1])  # type: ignore[operator]
+                continue
             if len(item) == 2:
-                number, verdict = item  # type: ignore[misc]
-                verdict.add_to(findings, hmacs, number)
+                item[1].add_to(findings, hmacs, head)  # type: ignore[union-attr]
                 continue
             number, data, off, srh, tlv, vkey = item  # type: ignore[misc]
             key_id = int.from_bytes(data[tlv + 4 : tlv + 8], "big")
             key = key_of(key_id)
             why = None if key is None else _mismatch(key, key_id, data, off, srh, tlv)
             checker.frame = number
-            mark = len(findings), len(hmacs)
+            found = len(findings)
             judge_hmac(checker, srh, tlv, key_id, MAC_FIELD_DRAFT04, key, why,
                        "tlvs[0]" if key is not None and why is None else
                        hmac_field(data, srh, tlv))
-            if vkey is not None and cache is not None:
-                cache.put(vkey, findings[mark[0]:], hmacs[mark[1]:])
+            if vkey is not None and cache is not None:  # judge_hmac added one HMAC result
+                if len(findings) > found:
+                    cache.put(vkey, findings[found:], hmacs[-1:])
+                else:
+                    cache.put_hmac(vkey, hmacs[-1])
         self._batch.clear()
         return checker
 

@@ -26,16 +26,18 @@ and looks it up in the same dict, so a repeated packet of any shape is consumed 
 tests/unit/test_verdicts.py holds the two keys and the reports with the cache on, off and
 in pure Python together.
 
-Bounded: ``VerdictCache`` evicts first-in first-out once the entries' estimated size passes
-``max_bytes`` (8 MiB by default). Not LRU: a lookup from C cannot reorder the table without
-a method call per hit, which would cost what the cache saves; a flow evicted while still
-active costs one validator run to come back.
+Bounded: once the entries' estimated size would pass ``max_bytes`` (8 MiB by default, some
+25,000 typical entries), ``VerdictCache`` empties its table and starts again. Not LRU or
+FIFO: a lookup from C cannot reorder the table without a method call per hit, and an
+ordered table costs every first-seen packet a second structure to maintain; a capture of
+fewer flows than the table holds never empties it, and one of more (every packet new) gains
+nothing from any policy. After an emptying, each active flow costs one validator run to come
+back.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 
 from ._fastpath import inner_more_headers
 from .findings import Finding, HmacCheck, new_finding
@@ -123,8 +125,8 @@ FindingTemplate = tuple[str, Severity, int, int, str, str, str, int]
 
 
 class Verdict:
-    """What the validator recorded of a packet that has something to record: its findings
-    (without frame number) and its HMAC results (frozen, shared by every hit)."""
+    """What the validator recorded of a packet that has findings: the findings (without
+    frame number) and the HMAC results (frozen, shared by every hit)."""
 
     __slots__ = ("findings", "hmacs", "size")
 
@@ -134,7 +136,7 @@ class Verdict:
             for f in findings)
         self.hmacs = tuple(hmacs)
         self.size = sum(ENTRY_OVERHEAD + len(f[4]) + len(f[5]) for f in self.findings) + \
-            64 * len(self.hmacs)
+            HMAC_SIZE * len(self.hmacs)
 
     def add_to(self, findings: list[Finding], hmacs: list[HmacCheck], frame: int) -> None:
         """Append this verdict's findings, numbered ``frame``, and HMAC results."""
@@ -144,46 +146,85 @@ class Verdict:
         hmacs.extend(self.hmacs)
 
 
-#: ``VerdictCache.get``'s "not cached"; a cached ``None`` means "nothing to record".
+#: A cached verdict: None (nothing to record: the common case), the HMAC results of a
+#: packet without findings (a tuple: every packet of an HMAC flow), or a ``Verdict``.
+Cached = Verdict | tuple[HmacCheck, ...] | None
+#: What one HMAC result adds to an entry (the frozen object and its slot).
+HMAC_SIZE = 64
+
+#: ``VerdictCache.get``'s "not cached".
 MISS = object()
 
 
 class VerdictCache:
-    """Verdicts by ``verdict_key``: ``None`` for a packet with nothing to record (the common
-    case, stored as the shared ``None``), else a ``Verdict``. ``table`` is the dict the
-    compiled pre-filter looks keys up in directly."""
+    """Cached verdicts by ``verdict_key``. ``table`` is the dict the compiled pre-filter
+    looks keys up in directly (which is why the three kinds of value are plain types)."""
 
     def __init__(self, max_bytes: int | None = None) -> None:
-        self.table: OrderedDict[bytes, Verdict | None] = OrderedDict()
+        self.table: dict[bytes, Cached] = {}
         self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         self.size = 0
         self.inserted = 0
         self.evicted = 0
 
     def get(self, key: bytes) -> object:
-        """The verdict for ``key``, or ``MISS``."""
+        """The cached verdict for ``key``, or ``MISS``."""
         return self.table.get(key, MISS)
 
     def put(self, key: bytes, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
-        """Remember what the validator gave for ``key``; evict the oldest entries past the
-        bound."""
-        verdict = Verdict(findings, hmacs) if findings or hmacs else None
+        """Remember what the validator gave for ``key``. Past the bound the table is
+        emptied and starts again (see the module docstring)."""
+        table = self.table
+        if key in table:  # repeats seen before the first verdict was in (one C run)
+            return
+        cost = ENTRY_OVERHEAD + len(key)
+        value: Cached = None
+        if findings:
+            value = Verdict(findings, hmacs)
+            cost += value.size
+        elif hmacs:
+            value = tuple(hmacs)
+            cost += HMAC_SIZE * len(value)
+        size = self.size + cost
+        if size > self.max_bytes:
+            if cost > self.max_bytes:
+                return
+            self.evicted += len(table)
+            table.clear()
+            size = cost
+        table[key] = value
+        self.size = size
+        self.inserted += 1
+
+    def put_hmac(self, key: bytes, check: HmacCheck) -> None:
+        """``put`` for a packet whose verdict is one HMAC result and no finding: the engine's
+        HMAC candidates, one per first-seen packet of an HMAC flow."""
         table = self.table
         if key in table:
             return
-        cost = ENTRY_OVERHEAD + len(key) + (verdict.size if verdict is not None else 0)
-        if cost > self.max_bytes:
-            return
-        table[key] = verdict
-        self.size += cost
+        cost = ENTRY_OVERHEAD + HMAC_SIZE + len(key)
+        size = self.size + cost
+        if size > self.max_bytes:
+            self.evicted += len(table)
+            table.clear()
+            size = cost
+        table[key] = (check,)
+        self.size = size
         self.inserted += 1
-        while self.size > self.max_bytes:
-            old_key, old = table.popitem(last=False)
-            self.size -= ENTRY_OVERHEAD + len(old_key) + (old.size if old is not None else 0)
-            self.evicted += 1
 
     def __len__(self) -> int:
         return len(self.table)
+
+
+def add_cached(value: Cached, findings: list[Finding], hmacs: list[HmacCheck],
+               frame: int) -> None:
+    """Append what a cached verdict records, its findings numbered ``frame``."""
+    if value is None:
+        return
+    if value.__class__ is tuple:
+        hmacs.extend(value)  # type: ignore[arg-type]
+    else:
+        value.add_to(findings, hmacs, frame)  # type: ignore[union-attr]
 
 
 def cache_enabled() -> bool:

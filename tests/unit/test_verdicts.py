@@ -162,8 +162,8 @@ def test_what_may_change_the_verdict_is_not_cached(make) -> None:
 
 def test_the_cache_stays_within_its_bound(tmp_path, monkeypatch) -> None:
     """A capture in which no two packets share a key (a counter in the source): the cache
-    evicts the oldest entries and never holds more than its bound; the report is the one
-    without a cache."""
+    empties itself whenever it would pass its bound and never holds more; the report is the
+    one without a cache."""
     monkeypatch.setattr(verdicts, "MAX_BYTES", 16 << 10)
     template = bytearray(vary(BASES[-1], None, 64, 0, 0, None)[0])  # unused flag + HMAC TLV
     frames = []
