@@ -125,22 +125,26 @@ FindingTemplate = tuple[str, Severity, int, int, str, str, str, int]
 
 
 class Verdict:
-    """What the validator recorded of a packet that has findings: the findings (without
-    frame number) and the HMAC results (frozen, shared by every hit)."""
+    """What the validator recorded of a packet that has findings: its findings and HMAC
+    results (frozen objects). A hit rebuilds the findings with its own frame number, from
+    rows made on the first hit: a verdict whose flow never repeats costs no more than
+    keeping the objects."""
 
-    __slots__ = ("findings", "hmacs", "size")
+    __slots__ = ("findings", "hmacs", "size", "_rows")
 
     def __init__(self, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
-        self.findings: tuple[FindingTemplate, ...] = tuple(
-            (f.rule, f.severity, f.offset, f.length, f.message, f.ref, f.field, f.srh)
-            for f in findings)
+        self.findings = tuple(findings)
         self.hmacs = tuple(hmacs)
-        self.size = sum(ENTRY_OVERHEAD + len(f[4]) + len(f[5]) for f in self.findings) + \
-            HMAC_SIZE * len(self.hmacs)
+        self.size = FINDING_SIZE * len(self.findings) + HMAC_SIZE * len(self.hmacs)
+        self._rows: tuple[FindingTemplate, ...] | None = None
 
     def add_to(self, findings: list[Finding], hmacs: list[HmacCheck], frame: int) -> None:
         """Append this verdict's findings, numbered ``frame``, and HMAC results."""
-        for rule, severity, offset, length, message, ref, fld, srh in self.findings:
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = tuple([(f.rule, f.severity, f.offset, f.length, f.message,
+                                        f.ref, f.field, f.srh) for f in self.findings])
+        for rule, severity, offset, length, message, ref, fld, srh in rows:
             findings.append(new_finding(rule, severity, frame, offset, length, message, ref,
                                         fld, srh))
         hmacs.extend(self.hmacs)
@@ -151,6 +155,8 @@ class Verdict:
 Cached = Verdict | tuple[HmacCheck, ...] | None
 #: What one HMAC result adds to an entry (the frozen object and its slot).
 HMAC_SIZE = 64
+#: What one finding adds to an entry: the frozen object, its message, its row once hit.
+FINDING_SIZE = 400
 
 #: ``VerdictCache.get``'s "not cached".
 MISS = object()
