@@ -175,7 +175,7 @@ class AuditEngine:
         if result is None:
             return None
         if key is not None:
-            cache.put(key, result.findings, result.hmacs)  # type: ignore[union-attr]
+            cache.put(key, result.findings, result.hmacs, insp.srh_packets)  # type: ignore[union-attr]
         if not (result.findings or result.hmacs):
             return None
         return result
@@ -208,9 +208,9 @@ class AuditEngine:
                        hmac_field(data, srh, tlv))
             if vkey is not None and cache is not None:  # judge_hmac added one HMAC result
                 if len(findings) > found:
-                    cache.put(vkey, findings[found:], hmacs[-1:])
+                    cache.put(vkey, findings[found:], hmacs[-1:], insp.srh_packets)
                 else:
-                    cache.put_hmac(vkey, hmacs[-1])
+                    cache.put_hmac(vkey, hmacs[-1], insp.srh_packets)
         self._batch.clear()
         return checker
 

@@ -65,6 +65,13 @@ MAX_KEY = 1024
 MAX_KEY_OFFSET = 0xFFFF
 #: Default bound on the entries' estimated size.
 MAX_BYTES = 8 << 20
+#: Admission: when nine in ten of the SRH packets seen while ``WINDOW`` new keys came in were
+#: new (a capture in which no packet repeats another's headers), storing them is upkeep for
+#: nothing, so the cache stores nothing for the next ``BYPASS`` SRH packets, then looks
+#: again. A wrong guess (many flows all starting at once) costs at most ``BYPASS`` packets
+#: a trip through the validator; a right one saves 8 in 9 of the upkeep.
+WINDOW = 8192
+BYPASS = 8 * WINDOW
 #: What one entry costs besides its key bytes and findings' text: the table's slot and
 #: links, the key object's header, the verdict object (an estimate for CPython 3.11).
 ENTRY_OVERHEAD = 160
@@ -172,16 +179,37 @@ class VerdictCache:
         self.size = 0
         self.inserted = 0
         self.evicted = 0
+        self.bypasses = 0  # times admission stopped storing
+        self._window_puts = 0
+        self._window_start = 0
+        self._resume_at = 0
 
     def get(self, key: bytes) -> object:
         """The cached verdict for ``key``, or ``MISS``."""
         return self.table.get(key, MISS)
 
-    def put(self, key: bytes, findings: list[Finding], hmacs: list[HmacCheck]) -> None:
-        """Remember what the validator gave for ``key``. Past the bound the table is
-        emptied and starts again (see the module docstring)."""
+    def _admit(self, srh_packets: int) -> bool:
+        """Whether to store a new key's verdict, ``srh_packets`` being the SRH packets seen
+        so far (the clock of the admission rule above)."""
+        if srh_packets < self._resume_at:
+            return False
+        self._window_puts += 1
+        if self._window_puts >= WINDOW:
+            seen = srh_packets - self._window_start
+            if self._window_puts * 10 >= seen * 9:
+                self._resume_at = srh_packets + BYPASS
+                self.bypasses += 1
+            self._window_puts = 0
+            self._window_start = srh_packets
+        return True
+
+    def put(self, key: bytes, findings: list[Finding], hmacs: list[HmacCheck],
+            srh_packets: int = 0) -> None:
+        """Remember what the validator gave for ``key`` (``srh_packets``: the admission
+        rule's clock). Past the bound the table is emptied and starts again (see the module
+        docstring)."""
         table = self.table
-        if key in table:  # repeats seen before the first verdict was in (one C run)
+        if key in table or not self._admit(srh_packets):  # in: repeats within one C run
             return
         cost = ENTRY_OVERHEAD + len(key)
         value: Cached = None
@@ -202,11 +230,11 @@ class VerdictCache:
         self.size = size
         self.inserted += 1
 
-    def put_hmac(self, key: bytes, check: HmacCheck) -> None:
+    def put_hmac(self, key: bytes, check: HmacCheck, srh_packets: int = 0) -> None:
         """``put`` for a packet whose verdict is one HMAC result and no finding: the engine's
         HMAC candidates, one per first-seen packet of an HMAC flow."""
         table = self.table
-        if key in table:
+        if key in table or not self._admit(srh_packets):
             return
         cost = ENTRY_OVERHEAD + HMAC_SIZE + len(key)
         size = self.size + cost

@@ -189,3 +189,36 @@ def test_the_engine_can_share_or_refuse_a_cache() -> None:
     assert AuditEngine(Inspector(), False).cache is None
     assert AuditEngine(Inspector(), None).cache is None
     assert isinstance(AuditEngine(Inspector()).cache, VerdictCache)  # empty is still a cache
+
+
+def _distinct_capture(path: Path, count: int, run: int) -> Path:
+    """``count`` packets (unused flag + HMAC TLV: findings), each source ``run`` times in a
+    row."""
+    template = bytearray(vary(BASES[-1], None, 64, 0, 0, None)[0])
+    frames = []
+    for i in range(count):
+        struct.pack_into("!I", template, 14 + 8 + 12, i // run)
+        frames.append(Frame(i + 1, 1.0, 1, bytes(template), len(template)))
+    write_pcap(path, frames, 1)
+    return path
+
+
+def test_the_cache_stops_storing_when_nothing_repeats(tmp_path, monkeypatch) -> None:
+    """Admission: where (nearly) every SRH packet is new, storing verdicts is upkeep for
+    nothing; the cache stops for a while and looks again, and the report does not change.
+    Where flows repeat, it keeps storing."""
+    monkeypatch.setattr(verdicts, "WINDOW", 64)
+    monkeypatch.setattr(verdicts, "BYPASS", 1000)
+    path = _distinct_capture(tmp_path / "distinct.pcap", 3000, 1)
+    auditor = Auditor()
+    report = auditor.audit_files([str(path)])
+    cache = auditor.engine.cache
+    assert cache is not None and cache.bypasses >= 2 and 0 < cache.inserted < 3000 // 2
+    monkeypatch.setenv(verdicts.CACHE_ENV, "0")
+    assert audit(path, Profile.DRAFT04, None) == json.dumps(report_dict(report), sort_keys=True)
+    monkeypatch.delenv(verdicts.CACHE_ENV)
+
+    repeated = Auditor()
+    repeated.audit_files([str(_distinct_capture(tmp_path / "flows.pcap", 3000, 30))])
+    assert repeated.engine.cache is not None and repeated.engine.cache.bypasses == 0
+    assert repeated.engine.cache.inserted == 100
