@@ -32,7 +32,8 @@ FIFO: a lookup from C cannot reorder the table without a method call per hit, an
 ordered table costs every first-seen packet a second structure to maintain; a capture of
 fewer flows than the table holds never empties it, and one of more (every packet new) gains
 nothing from any policy. After an emptying, each active flow costs one validator run to come
-back.
+back. Admission (``WINDOW``, ``BYPASS``): where nearly every packet is new, the cache stops
+storing for a while, so a capture without repeats does not pay its upkeep.
 """
 
 from __future__ import annotations
