@@ -7,8 +7,9 @@ layers whose order matters (findings in frame order, exact counts):
 1. the compiled pre-filter (_skim.c) consumes whole records straight from the readers'
    buffers: packets that are not SRv6, SRv6 packets it proves clean (``_fastpath``), and
    repeats of a header chain whose verdict is memoised (``verdicts``): a clean one is only
-   counted, one with findings or HMAC results joins the batch as ``(number, verdict)``;
-   draft-04 packets whose only open question is their HMAC join it as candidates;
+   counted, runs of an HMAC-only one join the batch as ``(results, count)``, one with
+   findings as ``(number, verdict)``; draft-04 packets whose only open question is their
+   HMAC join it as candidates;
 2. the frames it leaves to Python get the same decisions one by one (``_judge``);
 3. everything else is decoded and validated by the Inspector, and its verdict memoised.
 
@@ -35,7 +36,15 @@ from .linklayer import ipv6_offset_func
 from .rules import Profile
 from .srh import SEGMENT_SIZE, SRH_FIXED
 from .validate import Checker, judge_hmac
-from .verdicts import MISS, Verdict, VerdictCache, add_cached, cache_enabled, verdict_key
+from .verdicts import (
+    MISS,
+    Cached,
+    Verdict,
+    VerdictCache,
+    add_cached,
+    cache_enabled,
+    verdict_key,
+)
 
 #: A packet set aside for HMAC verification: (frame number, frame bytes, IPv6 header offset,
 #: SRH offset, HMAC TLV offset, verdict key or None); a memoised verdict with findings to
@@ -257,7 +266,7 @@ class _Prefilter:
     __slots__ = ("_pcap", "_pcapng", "_mode", "_batch", "_counts", "_cache")
 
     def __init__(self, native: ModuleType, mode: int, batch: list[BatchItem],
-                 counts: Inspector, cache: dict[bytes, Verdict | None] | None) -> None:
+                 counts: Inspector, cache: dict[bytes, Cached] | None) -> None:
         self._pcap = native.skim_pcap
         self._pcapng = native.skim_pcapng
         self._mode = mode

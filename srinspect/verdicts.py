@@ -209,42 +209,36 @@ class VerdictCache:
         """Remember what the validator gave for ``key`` (``srh_packets``: the admission
         rule's clock). Past the bound the table is emptied and starts again (see the module
         docstring)."""
-        table = self.table
-        if key in table or not self._admit(srh_packets):  # in: repeats within one C run
+        if key in self.table or not self._admit(srh_packets):  # in: repeats in one C run
             return
-        cost = ENTRY_OVERHEAD + len(key)
-        value: Cached = None
         if findings:
-            value = Verdict(findings, hmacs)
-            cost += value.size
+            verdict = Verdict(findings, hmacs)
+            self._store(key, verdict, verdict.size)
         elif hmacs:
-            value = tuple(hmacs)
-            cost += HMAC_SIZE * len(value)
-        size = self.size + cost
-        if size > self.max_bytes:
-            if cost > self.max_bytes:
-                return
-            self.evicted += len(table)
-            table.clear()
-            size = cost
-        table[key] = value
-        self.size = size
-        self.inserted += 1
+            self._store(key, tuple(hmacs), HMAC_SIZE * len(hmacs))
+        else:
+            self._store(key, None, 0)
 
     def put_hmac(self, key: bytes, check: HmacCheck, srh_packets: int = 0) -> None:
         """``put`` for a packet whose verdict is one HMAC result and no finding: the engine's
         HMAC candidates, one per first-seen packet of an HMAC flow."""
-        table = self.table
-        if key in table or not self._admit(srh_packets):
+        if key in self.table or not self._admit(srh_packets):
             return
-        cost = ENTRY_OVERHEAD + HMAC_SIZE + len(key)
-        size = self.size + cost
-        if size > self.max_bytes:
-            self.evicted += len(table)
-            table.clear()
-            size = cost
-        table[key] = (check,)
-        self.size = size
+        self._store(key, (check,), HMAC_SIZE)
+
+    def _store(self, key: bytes, value: Cached, size: int) -> None:
+        """Add an entry of ``size`` bytes besides its key, emptying the table first when it
+        would pass the bound."""
+        cost = ENTRY_OVERHEAD + len(key) + size
+        if cost > self.max_bytes:
+            return
+        total = self.size + cost
+        if total > self.max_bytes:
+            self.evicted += len(self.table)
+            self.table.clear()
+            total = cost
+        self.table[key] = value
+        self.size = total
         self.inserted += 1
 
     def __len__(self) -> int:

@@ -79,11 +79,6 @@ class DirectionCapture:
     hmac_bad: int = 0
     hmac_unknown: int = 0  # HMAC TLV present, key id not in the lab's key file
 
-    def copy(self) -> DirectionCapture:
-        return DirectionCapture(self.bytes, self.packets, self.srh_packets,
-                                Counter(self.segments), self.last_segments, self.hmac_ok,
-                                self.hmac_bad, self.hmac_unknown)
-
 
 @dataclass
 class FlowPath:
@@ -223,7 +218,6 @@ class LabCapture:
         self.nodes = list(nodes) if nodes is not None else list(lab.nodes)
         self.snaplen = snaplen
         self._lock = threading.Lock()
-        self._dirs: dict[Direction, DirectionCapture] = {}
         self._flows: dict[tuple[str, str], FlowPath] = {}
         self.changes: deque[tuple[float, str, str, tuple[str, ...]]] = deque(maxlen=HISTORY)
         self._captures: list[_NodeCapture] = []
@@ -265,13 +259,9 @@ class LabCapture:
         wire = frame.orig_len - SLL2_LEN + ETHER_LEN
         src, dst, segments, has_srh = self._flow_of(frame, result)
         with self._lock:
-            stats = self._dirs.get(direction)
-            if stats is None:
-                stats = self._dirs[direction] = DirectionCapture()
             statuses = tuple(c.status for c in result.hmacs) if result is not None else ()
-            taped = _Taped(frame.ts, direction, wire, segments if has_srh else None, statuses)
-            _count(stats, taped)
-            self._keep(taped)
+            self._keep(_Taped(frame.ts, direction, wire, segments if has_srh else None,
+                              statuses))
             if src is None or dst is None:
                 return
             flow = self._flows.get((src, dst))
